@@ -1,0 +1,369 @@
+//! Command line and environment -> [`Config`]. tini's options and variables,
+//! with tini's meaning, plus `--grace-period` and `--rewrite`. Also the texts
+//! tini-rs prints for `-h`, `--version` and `-l`.
+
+use crate::signals::{self, RewriteTable};
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// Everything the rest of tini-rs needs to know about how it was called.
+#[derive(Debug)]
+pub struct Config {
+    /// Register as child subreaper (`-s`, `TINI_SUBREAPER`).
+    pub subreaper: bool,
+    /// `-p`: the signal tini-rs asks to receive when its parent dies.
+    pub parent_death_signal: Option<i32>,
+    /// tini's scale: 0 errors, 1 warnings (default), 2 info, 3 debug, 4 trace.
+    pub verbosity: u32,
+    /// `-w`: warn about every reaped process that is not the main child.
+    pub warn_on_reap: bool,
+    /// `-g`: forward to the main child's process group.
+    pub kill_process_group: bool,
+    /// `-e`: main-child exit codes reported as 0.
+    pub expected_codes: [bool; 256],
+    /// `--grace-period`: `None` = exit as soon as the main child is gone.
+    pub grace_period: Option<Duration>,
+    /// `--rewrite`: what each forwarded signal becomes.
+    pub rewrite: RewriteTable,
+    /// Program and arguments, passed through untouched.
+    pub program: Vec<OsString>,
+    /// Problems with the environment that tini tolerates; logged once the
+    /// logger is up.
+    pub warnings: Vec<String>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Action {
+    Run(Box<Config>),
+    PrintUsage,
+    PrintVersion,
+    PrintLicense,
+}
+
+/// A bad command line: the one-line message names the bad value. Exit 1.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+pub const DEFAULT_VERBOSITY: u32 = 1;
+
+/// Parses `args` (without argv[0]) and the environment, read through `env`.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<OsString>,
+) -> Result<Action, UsageError> {
+    let mut config = Config {
+        subreaper: env("TINI_SUBREAPER").is_some(),
+        parent_death_signal: None,
+        verbosity: DEFAULT_VERBOSITY,
+        warn_on_reap: false,
+        kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
+        expected_codes: [false; 256],
+        grace_period: None,
+        rewrite: RewriteTable::default(),
+        program: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if let Some(value) = env("TINI_GRACE_PERIOD") {
+        config.grace_period = parse_grace_period(&value.to_string_lossy())
+            .map_err(|e| UsageError(format!("TINI_GRACE_PERIOD: {e}")))?;
+    }
+    if let Some(value) = env("TINI_REWRITE") {
+        for rule in value
+            .to_string_lossy()
+            .split(',')
+            .filter(|r| !r.trim().is_empty())
+        {
+            config
+                .rewrite
+                .add_rule(rule)
+                .map_err(|e| UsageError(format!("TINI_REWRITE: {e}")))?;
+        }
+    }
+
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let Some(text) = arg.to_str() else {
+            if arg.as_encoded_bytes().first() == Some(&b'-') {
+                return Err(UsageError(format!(
+                    "unknown option '{}'",
+                    arg.to_string_lossy()
+                )));
+            }
+            config.program.push(arg);
+            break;
+        };
+        if text == "--" {
+            break;
+        }
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let mut value = || -> Result<String, UsageError> {
+                match inline.clone() {
+                    Some(v) => Ok(v),
+                    None => args
+                        .next()
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .ok_or_else(|| UsageError(format!("option '--{name}' needs a value"))),
+                }
+            };
+            match name {
+                "help" => return Ok(Action::PrintUsage),
+                "version" => return Ok(Action::PrintVersion),
+                "grace-period" => {
+                    config.grace_period = parse_grace_period(&value()?)
+                        .map_err(|e| UsageError(format!("--grace-period: {e}")))?;
+                }
+                "rewrite" => config.rewrite.add_rule(&value()?).map_err(UsageError)?,
+                _ => return Err(UsageError(format!("unknown option '{text}'"))),
+            }
+            continue;
+        }
+        let Some(cluster) = text.strip_prefix('-').filter(|c| !c.is_empty()) else {
+            config.program.push(arg);
+            break;
+        };
+        // A cluster of short options, getopt style: `-vvv`, `-sw`, `-e5`, `-e 5`.
+        for (i, flag) in cluster.char_indices() {
+            match flag {
+                'h' => return Ok(Action::PrintUsage),
+                'l' => return Ok(Action::PrintLicense),
+                's' => config.subreaper = true,
+                'v' => config.verbosity += 1,
+                'w' => config.warn_on_reap = true,
+                'g' => config.kill_process_group = true,
+                'e' | 'p' => {
+                    let rest = &cluster[i + 1..];
+                    let value = if rest.is_empty() {
+                        args.next()
+                            .map(|v| v.to_string_lossy().into_owned())
+                            .ok_or_else(|| UsageError(format!("option '-{flag}' needs a value")))?
+                    } else {
+                        rest.to_string()
+                    };
+                    if flag == 'e' {
+                        let code = value.parse::<u8>().map_err(|_| {
+                            UsageError(format!(
+                                "invalid exit code '{value}' for -e (expected 0..255)"
+                            ))
+                        })?;
+                        config.expected_codes[code as usize] = true;
+                    } else {
+                        let sig = signals::parse(&value).ok_or_else(|| {
+                            UsageError(format!("invalid signal '{value}' for -p"))
+                        })?;
+                        config.parent_death_signal = Some(sig);
+                    }
+                    break;
+                }
+                other => return Err(UsageError(format!("unknown option '-{other}'"))),
+            }
+        }
+    }
+    config.program.extend(args);
+    if config.program.is_empty() {
+        return Err(UsageError("no program to run".to_string()));
+    }
+    if let Some(value) = env("TINI_VERBOSITY") {
+        match value.to_string_lossy().trim().parse::<u32>() {
+            Ok(v) => config.verbosity = v,
+            Err(_) => config.warnings.push(format!(
+                "ignoring TINI_VERBOSITY='{}': not a whole number; using verbosity {}",
+                value.to_string_lossy(),
+                config.verbosity
+            )),
+        }
+    }
+    Ok(Action::Run(Box::new(config)))
+}
+
+/// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
+/// grace period off. Exponents, signs, `inf` and `NaN` are refused.
+fn parse_grace_period(text: &str) -> Result<Option<Duration>, String> {
+    let well_formed = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && text.bytes().filter(|&b| b == b'.').count() <= 1
+        && text.bytes().any(|b| b.is_ascii_digit());
+    let seconds = well_formed
+        .then(|| text.parse::<f64>().ok())
+        .flatten()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| {
+            format!("invalid grace period '{text}' (expected seconds, e.g. 10 or 2.5)")
+        })?;
+    Ok((!seconds.is_zero()).then_some(seconds))
+}
+
+pub fn usage() -> String {
+    format!(
+        "tini-rs {version}: a tiny init for containers; reaps zombies and forwards signals
+
+Usage: tini-rs [OPTIONS] [--] PROGRAM [ARGS...]
+
+Options:
+  -h                   Show this help and exit.
+  --version            Show the version and exit.
+  -l                   Show the license and exit.
+  -s                   Register as a child subreaper (when not PID 1).
+  -p SIGNAL            Receive SIGNAL when tini-rs's parent dies (and pass it on).
+  -v                   More verbose (repeat for more: -vv, -vvv).
+  -w                   Warn about every reaped process that is not the main child.
+  -g                   Forward signals to the main child's process group.
+  -e CODE              Report main-child exit code CODE (0..255) as 0; repeatable.
+  --grace-period SECS  On shutdown, give every descendant SECS seconds in all
+                       after SIGTERM before SIGKILL (0 = off, the default).
+  --rewrite FROM:TO    Forward signal FROM as TO (0 = drop it); repeatable.
+
+Environment:
+  TINI_SUBREAPER           present: same as -s
+  TINI_KILL_PROCESS_GROUP  present: same as -g
+  TINI_VERBOSITY=N         verbosity N (0 errors .. 4 trace; default 1)
+  TINI_GRACE_PERIOD=SECS   same as --grace-period
+  TINI_REWRITE=F:T,F:T     same as --rewrite
+  RUST_LOG                 an env_logger filter; overrides the verbosity
+
+Exit status: the main child's; 128+N if signal N killed it; 127 program not
+found; 126 program not executable; 1 usage or set-up error.
+",
+        version = env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// `tini-rs version X.Y.Z - git.HASH`. The ` - git.HASH` tail is the form
+/// Docker's `docker info` reads from its init binary.
+pub fn version() -> String {
+    format!(
+        "tini-rs version {} - git.{}",
+        env!("CARGO_PKG_VERSION"),
+        env!("TINI_RS_GIT_COMMIT")
+    )
+}
+
+pub const LICENSE: &str = include_str!("../LICENSE");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Action, UsageError> {
+        let env: Vec<(String, OsString)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        parse(args.iter().map(OsString::from), move |k| {
+            env.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    fn config(args: &[&str], env: &[(&str, &str)]) -> Config {
+        match run(args, env) {
+            Ok(Action::Run(c)) => *c,
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_stop_at_first_word_or_double_dash() {
+        let c = config(&["-s", "-vv", "sh", "-c", "x"], &[]);
+        assert!(c.subreaper);
+        assert_eq!(c.verbosity, 3);
+        assert_eq!(c.program, ["sh", "-c", "x"]);
+        let c = config(&["--", "--", "true"], &[]);
+        assert_eq!(c.program, ["--", "true"]);
+        let c = config(
+            &[
+                "-e5",
+                "-e",
+                "7",
+                "-pSIGUSR1",
+                "-gw",
+                "--grace-period=2.5",
+                "--rewrite",
+                "15:3",
+                "x",
+            ],
+            &[],
+        );
+        assert!(c.expected_codes[5] && c.expected_codes[7] && !c.expected_codes[6]);
+        assert_eq!(c.parent_death_signal, Some(libc::SIGUSR1));
+        assert!(c.kill_process_group && c.warn_on_reap);
+        assert_eq!(c.grace_period, Some(Duration::from_millis(2500)));
+        assert_eq!(c.rewrite.map(15), Some(3));
+    }
+
+    #[test]
+    fn environment() {
+        let c = config(
+            &["x"],
+            &[
+                ("TINI_SUBREAPER", ""),
+                ("TINI_KILL_PROCESS_GROUP", ""),
+                ("TINI_VERBOSITY", "0"),
+            ],
+        );
+        assert!(c.subreaper && c.kill_process_group);
+        assert_eq!(c.verbosity, 0);
+        let c = config(&["-vvv", "x"], &[("TINI_VERBOSITY", "abc")]);
+        assert_eq!(c.verbosity, 4);
+        assert_eq!(c.warnings.len(), 1);
+        let c = config(
+            &["x"],
+            &[("TINI_REWRITE", "15:3,10:0"), ("TINI_GRACE_PERIOD", "1")],
+        );
+        assert_eq!(c.rewrite.map(10), None);
+        assert_eq!(c.grace_period, Some(Duration::from_secs(1)));
+        assert_eq!(
+            config(&["--grace-period", "0", "x"], &[]).grace_period,
+            None
+        );
+    }
+
+    #[test]
+    fn usage_errors_name_the_bad_value() {
+        for (args, needle) in [
+            (&["-x", "true"][..], "-x"),
+            (&["--bogus", "true"][..], "--bogus"),
+            (&["-e", "256", "true"][..], "256"),
+            (&["-e", "-1", "true"][..], "-1"),
+            (&["-e", "abc", "true"][..], "abc"),
+            (&["-p", "BOGUS", "true"][..], "BOGUS"),
+            (&["--grace-period", "-1", "true"][..], "-1"),
+            (&["--grace-period", "inf", "true"][..], "inf"),
+            (&["--grace-period", "NaN", "true"][..], "NaN"),
+            (&["--grace-period", "1e3", "true"][..], "1e3"),
+            (&["--rewrite", "99:1", "true"][..], "99:1"),
+            (&["--rewrite", "1:", "true"][..], "1:"),
+            (&["--rewrite", "x", "true"][..], "'x'"),
+            (&["-e"][..], "-e"),
+            (&[][..], "no program"),
+            (&["-s"][..], "no program"),
+        ] {
+            match run(args, &[]) {
+                Err(UsageError(msg)) => {
+                    assert!(
+                        msg.contains(needle),
+                        "{args:?}: {msg:?} should name {needle:?}"
+                    );
+                    assert!(!msg.contains('\n'), "{msg:?} must be one line");
+                }
+                other => panic!("{args:?} must be a usage error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn info_actions() {
+        assert!(matches!(run(&["-h"], &[]), Ok(Action::PrintUsage)));
+        assert!(matches!(
+            run(&["--version", "x"], &[]),
+            Ok(Action::PrintVersion)
+        ));
+        assert!(matches!(run(&["-l"], &[]), Ok(Action::PrintLicense)));
+        assert!(version().starts_with("tini-rs version "));
+    }
+}

@@ -1,0 +1,291 @@
+//! Signal numbers and names, the set of signals tini-rs forwards, the
+//! `--rewrite` table, and the signal state tini-rs was started with (which the
+//! main child must get back exactly).
+//!
+//! Tables are sized by the real signal range (1..=SIGRTMAX), never by a fixed
+//! guess, so real-time signals are first-class citizens.
+
+use std::mem::MaybeUninit;
+
+/// The highest signal number on this system (64 on Linux).
+pub fn max_signal() -> i32 {
+    libc::SIGRTMAX()
+}
+
+/// The lowest real-time signal the C library leaves to applications (glibc
+/// keeps 32 and 33 for its own thread machinery).
+pub fn min_realtime_signal() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// Signals tini-rs never forwards, and why:
+/// - SIGKILL, SIGSTOP: cannot be caught.
+/// - SIGCHLD: tells *us* a child changed state; the reaper handles that.
+/// - SIGTTIN, SIGTTOU: the terminal's way of stopping a background process.
+///   tini-rs ignores them so that touching the terminal never stops it.
+/// - SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS: the kernel sends these
+///   when *we* fault. Returning from a handler would re-run the faulting
+///   instruction forever, so tini-rs lets them kill it instead.
+const NEVER_FORWARDED: [i32; 11] = [
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    libc::SIGCHLD,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+    libc::SIGSYS,
+];
+
+/// True for a signal number that exists and that the C library lets a
+/// program use: the 31 standard signals and SIGRTMIN..=SIGRTMAX.
+pub fn is_valid(sig: i32) -> bool {
+    (1..=31).contains(&sig) || (min_realtime_signal()..=max_signal()).contains(&sig)
+}
+
+/// True for a signal that tini-rs catches and passes on to the main child.
+pub fn is_forwardable(sig: i32) -> bool {
+    is_valid(sig) && !NEVER_FORWARDED.contains(&sig)
+}
+
+/// Every forwardable signal, in ascending order.
+pub fn forwardable() -> impl Iterator<Item = i32> {
+    (1..=max_signal()).filter(|&s| is_forwardable(s))
+}
+
+/// Parses `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`, `RTMAX-1` (case-insensitive
+/// names) into a valid signal number.
+pub fn parse(text: &str) -> Option<i32> {
+    if let Ok(n) = text.parse::<i32>() {
+        return is_valid(n).then_some(n);
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    let realtime = |base: i32, rest: &str| -> Option<i32> {
+        let n = match rest.as_bytes().first() {
+            None => base,
+            Some(b'+') => base.checked_add(rest[1..].parse::<i32>().ok()?)?,
+            Some(b'-') => base.checked_sub(rest[1..].parse::<i32>().ok()?)?,
+            Some(_) => return None,
+        };
+        (min_realtime_signal()..=max_signal())
+            .contains(&n)
+            .then_some(n)
+    };
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        return realtime(min_realtime_signal(), rest);
+    }
+    if let Some(rest) = name.strip_prefix("RTMAX") {
+        return realtime(max_signal(), rest);
+    }
+    // SIGIOT and SIGPOLL are aliases nix does not spell; everything else it does.
+    let canonical = match name {
+        "IOT" => "ABRT",
+        "POLL" => "IO",
+        other => other,
+    };
+    format!("SIG{canonical}")
+        .parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|s| s as i32)
+}
+
+/// A readable name for log lines: `SIGTERM`, `SIGRTMIN+2`.
+pub fn name(sig: i32) -> String {
+    if sig >= min_realtime_signal() {
+        return format!("SIGRTMIN+{}", sig - min_realtime_signal());
+    }
+    match signal_hook::low_level::signal_name(sig) {
+        Some(n) => n.to_string(),
+        None => format!("signal {sig}"),
+    }
+}
+
+/// What to forward each caught signal as: `rewrite[FROM] = TO`, 0 = drop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RewriteTable {
+    to: Vec<i32>,
+}
+
+impl Default for RewriteTable {
+    fn default() -> Self {
+        RewriteTable {
+            to: (0..=max_signal()).collect(),
+        }
+    }
+}
+
+impl RewriteTable {
+    /// Parses one `FROM:TO` rule and records it. FROM must be a signal tini-rs
+    /// forwards; TO any valid signal, or 0 to drop FROM.
+    pub fn add_rule(&mut self, rule: &str) -> Result<(), String> {
+        let bad = || {
+            format!(
+                "invalid --rewrite rule '{rule}' (expected FROM:TO, e.g. SIGTERM:SIGQUIT or 10:0)"
+            )
+        };
+        let (from, to) = rule.split_once(':').ok_or_else(bad)?;
+        let from = parse(from.trim())
+            .filter(|&s| is_forwardable(s))
+            .ok_or_else(bad)?;
+        let to = match to.trim() {
+            "0" => 0,
+            other => parse(other).ok_or_else(bad)?,
+        };
+        self.to[from as usize] = to;
+        Ok(())
+    }
+
+    /// The signal to send for `sig`, or `None` when the rules drop it.
+    pub fn map(&self, sig: i32) -> Option<i32> {
+        match self.to.get(sig as usize) {
+            Some(0) => None,
+            Some(&to) => Some(to),
+            None => Some(sig),
+        }
+    }
+}
+
+/// The signal mask and the set of ignored signals tini-rs inherited. tini-rs
+/// changes both for itself; the main child gets them back exactly as they
+/// were (tini does this too; dumb-init and catatonit do not).
+pub struct InheritedState {
+    mask: libc::sigset_t,
+    ignored: Vec<bool>,
+}
+
+impl InheritedState {
+    /// Reads the calling thread's mask and every signal's disposition. Call it
+    /// before anything changes them.
+    pub fn capture() -> Self {
+        let mut mask = MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: a null new-set only queries; `mask` is valid writable memory.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), mask.as_mut_ptr()) };
+        // SAFETY: zero-initialised and then filled by pthread_sigmask; a
+        // zeroed sigset_t is the empty set in any case.
+        let mask = unsafe { mask.assume_init() };
+        let ignored = (0..=max_signal())
+            .map(|sig| {
+                let mut old = MaybeUninit::<libc::sigaction>::zeroed();
+                // SAFETY: a null new action only queries; `old` is writable.
+                let rc = unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) };
+                // SAFETY: zero-initialised, and filled in when rc == 0.
+                rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
+            })
+            .collect();
+        InheritedState { mask, ignored }
+    }
+
+    /// Puts back every inherited disposition (ignored or default) and the
+    /// inherited mask. Runs in the forked child before exec, so it uses only
+    /// async-signal-safe calls and allocates nothing. Handlers tini-rs
+    /// installed would be reset by exec anyway; what matters is re-ignoring
+    /// what was ignored and un-ignoring SIGTTIN/SIGTTOU.
+    pub fn restore_in_child(&self) -> std::io::Result<()> {
+        for (sig, &ignored) in self.ignored.iter().enumerate().skip(1) {
+            let sig = sig as i32;
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP || !is_valid(sig) {
+                continue;
+            }
+            let disposition = if ignored {
+                libc::SIG_IGN
+            } else {
+                libc::SIG_DFL
+            };
+            // SAFETY: signal() is async-signal-safe; SIG_IGN/SIG_DFL are valid.
+            unsafe { libc::signal(sig, disposition) };
+        }
+        // SAFETY: `self.mask` is a valid sigset_t captured at start-up.
+        let rc =
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.mask, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        Ok(())
+    }
+}
+
+/// Blocks every signal in the calling thread. Threads created afterwards
+/// inherit the mask, so only the thread that unblocks signals (the
+/// forwarder) ever runs a handler.
+pub fn block_all_in_this_thread() {
+    let mut all = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: sigfillset initialises the set; pthread_sigmask reads it.
+    unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), std::ptr::null_mut());
+    }
+}
+
+/// Unblocks the given signals in the calling thread.
+pub fn unblock_in_this_thread(sigs: impl Iterator<Item = i32>) {
+    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+    // SAFETY: the set is initialised by sigemptyset before use; the signal
+    // numbers come from `forwardable()` and are valid.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        for sig in sigs {
+            libc::sigaddset(set.as_mut_ptr(), sig);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, set.as_ptr(), std::ptr::null_mut());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names_numbers_and_realtime() {
+        assert_eq!(parse("SIGTERM"), Some(libc::SIGTERM));
+        assert_eq!(parse("term"), Some(libc::SIGTERM));
+        assert_eq!(parse("15"), Some(15));
+        assert_eq!(parse("SIGUSR1"), Some(libc::SIGUSR1));
+        assert_eq!(parse("SIGRTMIN"), Some(libc::SIGRTMIN()));
+        assert_eq!(parse("RTMIN+2"), Some(libc::SIGRTMIN() + 2));
+        assert_eq!(parse("SIGRTMAX-1"), Some(libc::SIGRTMAX() - 1));
+        assert_eq!(parse("IOT"), Some(libc::SIGABRT));
+        for bad in [
+            "", "0", "65", "99", "-1", "SIGBOGUS", "RTMIN+99", "RTMIN-1", "32", "x",
+        ] {
+            assert_eq!(parse(bad), None, "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn forwardable_set_excludes_what_we_must_not_catch() {
+        let set: Vec<i32> = forwardable().collect();
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGABRT,
+            libc::SIGWINCH,
+            libc::SIGPIPE,
+            libc::SIGRTMIN(),
+            libc::SIGRTMAX(),
+        ] {
+            assert!(set.contains(&sig), "{sig} must be forwarded");
+        }
+        for sig in NEVER_FORWARDED {
+            assert!(!set.contains(&sig), "{sig} must not be forwarded");
+        }
+        assert!(!set.contains(&32) && !set.contains(&33));
+    }
+
+    #[test]
+    fn rewrite_rules() {
+        let mut t = RewriteTable::default();
+        t.add_rule("15:3").unwrap();
+        t.add_rule("SIGUSR1:0").unwrap();
+        t.add_rule("RTMIN:RTMIN+1").unwrap();
+        assert_eq!(t.map(15), Some(3));
+        assert_eq!(t.map(libc::SIGUSR1), None);
+        assert_eq!(t.map(libc::SIGRTMIN()), Some(libc::SIGRTMIN() + 1));
+        assert_eq!(t.map(libc::SIGINT), Some(libc::SIGINT));
+        for bad in ["99:1", "1:", "x", ":1", "9:1", "17:1", "15:99", "15"] {
+            assert!(t.add_rule(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Thin, named wrappers around the raw syscalls tini-rs needs and neither
+//! std nor nix wraps the way we want. Each returns an `io::Result`.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+fn check(rc: libc::c_long) -> io::Result<libc::c_long> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// A pidfd names one process for its whole life: signalling through it can
+/// never hit a process that later got the same pid.
+pub struct PidFd(OwnedFd);
+
+impl PidFd {
+    /// `pidfd_open(2)`: a handle on the live (or zombie, not yet reaped)
+    /// process `pid`.
+    pub fn open(pid: libc::pid_t) -> io::Result<PidFd> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+        let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+        // SAFETY: the kernel just gave us this fd (close-on-exec); we own it.
+        Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    /// `pidfd_send_signal(2)`: kill(2), but to exactly this process. Fails
+    /// with ESRCH once the process has been reaped.
+    pub fn send_signal(&self, sig: i32) -> io::Result<()> {
+        let no_info = std::ptr::null::<libc::siginfo_t>();
+        // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.0.as_raw_fd(),
+                sig,
+                no_info,
+                0,
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// `kill(2)` to one process (`pid > 0`) or a process group (`pid < -1`).
+/// Never used with -1: see [`kill_every_process_in_namespace`].
+pub fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
+    assert!(
+        !(-1..=0).contains(&pid),
+        "kill({pid}) would reach more than one process or group"
+    );
+    // SAFETY: kill(2) with plain integers.
+    check(unsafe { libc::kill(pid, sig) }.into())?;
+    Ok(())
+}
+
+/// `kill(-1, sig)`: every process we may signal. Only PID 1 of its own PID
+/// namespace may do this, where "every process" means our namespace.
+pub fn kill_every_process_in_namespace(sig: i32) -> io::Result<()> {
+    if std::process::id() != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "kill(-1) refused: not PID 1",
+        ));
+    }
+    // SAFETY: kill(2) with plain integers; we are PID 1 of our namespace.
+    check(unsafe { libc::kill(-1, sig) }.into())?;
+    Ok(())
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below us come to us.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }.into())?;
+    Ok(())
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends us `sig` when our
+/// parent exits.
+pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }.into())?;
+    Ok(())
+}
+
+impl PidFd {
+    /// A second descriptor for the same process.
+    pub fn try_clone(&self) -> io::Result<PidFd> {
+        Ok(PidFd(self.0.try_clone()?))
+    }
+}

@@ -1,0 +1,240 @@
+//! Shared helpers for the integration tests: the binary under test, bounded
+//! waits, clean-up that kills every process a test started even when the
+//! test fails, /proc readers, and the root/namespace requirement check.
+#![allow(dead_code)] // each test crate uses a different part
+
+use std::collections::HashMap;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The tini-rs binary cargo built for these tests.
+pub fn tini_rs() -> &'static str {
+    env!("CARGO_BIN_EXE_tini-rs")
+}
+
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
+}
+
+/// Tests that need root (namespaces, pids cgroups) call this first. Without
+/// root they are skipped with a message on a developer's machine, and FAIL
+/// in CI (`CI=true`), where they must run.
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(!in_ci(), "{test}: needs root and CI=true: refusing to skip");
+    eprintln!("SKIPPED {test}: needs root (runs in CI)");
+    false
+}
+
+/// A command that runs tini-rs as PID 1 of a fresh PID namespace (with its
+/// own /proc). `--kill-child` makes the kernel SIGKILL our PID 1 if the
+/// `unshare` process dies, and with it the whole namespace.
+pub fn as_pid1(tini_args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+        .arg(tini_rs())
+        .args(tini_args);
+    cmd
+}
+
+/// A command that runs tini-rs directly (not PID 1).
+pub fn tini(tini_args: &[&str]) -> Command {
+    let mut cmd = Command::new(tini_rs());
+    cmd.args(tini_args);
+    cmd
+}
+
+/// A started process and its whole tree, killed on drop.
+pub struct Running {
+    pub child: Child,
+    status: Option<ExitStatus>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        Running { child, status: None }
+    }
+
+    /// Starts with stdout and stderr captured (read them with `output`).
+    pub fn start_captured(mut cmd: Command) -> Running {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        Running::start(cmd)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits at most `limit` for the process to exit.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        if self.status.is_some() {
+            return self.status;
+        }
+        let end = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    self.status = Some(status);
+                    return self.status;
+                }
+                Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(5)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Waits and insists on an exit within `limit`; returns the exit code
+    /// (128+S for a signal, like a shell).
+    pub fn exit_code(&mut self, limit: Duration) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self
+            .wait(limit)
+            .unwrap_or_else(|| panic!("pid {} did not exit within {limit:?}", self.pid()));
+        status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    }
+
+    /// Reads the rest of captured stdout and stderr (after the process exited).
+    pub fn output(&mut self) -> (String, String) {
+        use std::io::Read;
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut s) = self.child.stdout.take() {
+            let _ = s.read_to_string(&mut out);
+        }
+        if let Some(mut s) = self.child.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        (out, err)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) to the one process this test started.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            // Children first, so none is re-parented away before we see it.
+            for pid in descendants(self.pid()).into_iter().rev() {
+                // SAFETY: kill(2) to a process in the tree this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs a command to completion within `limit`, capturing its output.
+pub fn run(cmd: Command, limit: Duration) -> (i32, String, String) {
+    let mut running = Running::start_captured(cmd);
+    let code = running.exit_code(limit);
+    let (out, err) = running.output();
+    (code, out, err)
+}
+
+/// Polls `cond` every 10 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A field of /proc/PID/status, e.g. `PPid`, `State`, `SigBlk`.
+pub fn status_field(pid: i32, field: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+}
+
+/// (pid, ppid, state letter) of every process in this /proc.
+pub fn processes() -> Vec<(i32, i32, char)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else { continue };
+        let mut fields = stat[close + 2..].split(' ');
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        out.push((pid, ppid, state));
+    }
+    out
+}
+
+/// Every descendant of `root` (not `root` itself), parents before children.
+pub fn descendants(root: i32) -> Vec<i32> {
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for (pid, ppid, _) in processes() {
+        children.entry(ppid).or_default().push(pid);
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(p) = queue.pop() {
+        for &c in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
+            found.push(c);
+            queue.push(c);
+        }
+    }
+    found
+}
+
+/// Zombies (state Z) among the descendants of `root`.
+pub fn zombies_under(root: i32) -> Vec<i32> {
+    let zombies: Vec<i32> = processes().iter().filter(|p| p.2 == 'Z').map(|p| p.0).collect();
+    descendants(root).into_iter().filter(|p| zombies.contains(p)).collect()
+}
+
+/// The pid of the tini-rs process that `unshare --fork` started, seen from
+/// outside the namespace.
+pub fn pid1_of(unshare: &Running) -> i32 {
+    let mut found = 0;
+    wait_until(Duration::from_secs(5), || {
+        found = descendants(unshare.pid()).first().copied().unwrap_or(0);
+        found != 0
+    });
+    assert!(found != 0, "unshare did not start its child");
+    found
+}
+
+/// A unique temp dir for one test, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("tini-rs-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    pub fn file(&self, name: &str) -> std::path::PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
