@@ -154,8 +154,12 @@ impl Shutdown {
         }
     }
 
-    /// SIGTERM to every descendant not yet asked to stop.
+    /// SIGTERM to every descendant not yet asked to stop. Past the
+    /// deadline it is SIGKILL's turn, so nothing more is asked nicely.
     fn terminate_descendants(&mut self) {
+        if self.killed_at_deadline {
+            return;
+        }
         if self.as_pid1 {
             if self.terminated_namespace {
                 return;

@@ -1,0 +1,215 @@
+//! `--grace-period`: the bounded, clean shutdown of every descendant, as
+//! PID 1 of a PID namespace and as a subreaper.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn alive(pid: i32) -> bool {
+    // A zombie is dead for our purpose; gone from /proc is dead too.
+    status_field(pid, "State").is_some_and(|s| !s.starts_with('Z'))
+}
+
+fn read_pids(path: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// As PID 1: SIGTERM reaches the main child (which dies of it), then a
+/// daemon in its own session (out of reach of -g) gets SIGTERM from the
+/// shutdown, finishes a 0.5 s handler, and only then does tini-rs exit, with
+/// 143 and long before the grace period would end.
+#[test]
+fn pid1_waits_for_a_setsid_daemon_to_finish_its_term_handler() {
+    if !require_root("pid1_waits_for_a_setsid_daemon_to_finish_its_term_handler") {
+        return;
+    }
+    let dir = TempDir::new("grace-pid1");
+    let marker = dir.file("daemon-done");
+    let ready = dir.file("ready");
+    let script = format!(
+        "setsid sh -c 'trap \"sleep 0.5; echo done > {marker}; exit 0\" TERM; touch {ready}; \
+         while :; do sleep 0.05; done' & exec sleep 100",
+        marker = marker.display(),
+        ready = ready.display()
+    );
+    let mut tini = Running::start_captured(as_pid1(&[
+        "-v",
+        "--grace-period",
+        "20",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]));
+    let pid1 = pid1_of(&tini);
+    assert!(wait_until(LIMIT, || ready.exists()), "daemon never started");
+    let sent = Instant::now();
+    // SAFETY: kill(2) to the PID 1 this test started.
+    unsafe { libc::kill(pid1, libc::SIGTERM) };
+    let code = tini.exit_code(LIMIT);
+    let elapsed = sent.elapsed();
+    let (_, stderr) = tini.output();
+    assert_eq!(code, 143, "main child killed by SIGTERM; stderr:\n{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&marker).ok().as_deref(),
+        Some("done\n"),
+        "daemon's TERM handler did not finish before tini-rs exited; stderr:\n{stderr}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(450),
+        "exited before the handler could run: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "waited for the grace period: {elapsed:?}"
+    );
+    assert!(
+        stderr.contains("Shutdown: done"),
+        "shutdown report missing:\n{stderr}"
+    );
+}
+
+/// As a subreaper: a descendant that ignores SIGTERM is SIGKILLed at the
+/// deadline, nothing of the test is left afterwards, and the whole shutdown
+/// takes the grace period and less than one second more.
+#[test]
+fn subreaper_kills_a_term_ignoring_descendant_at_the_deadline() {
+    let dir = TempDir::new("grace-subreaper");
+    let pids = dir.file("pids");
+    // The main child exits at once; a double-forked daemon and a setsid one
+    // both ignore SIGTERM and have children of their own.
+    let script = format!(
+        "(sh -c 'trap \"\" TERM; sleep 60 & echo $! $$ >> {p}; wait' &); \
+         setsid sh -c 'trap \"\" TERM; sleep 60 & echo $! $$ >> {p}; wait' & \
+         while [ \"$(wc -w < {p} 2>/dev/null)\" != 4 ]; do sleep 0.01; done; exit 5",
+        p = pids.display()
+    );
+    let grace = Duration::from_millis(1500);
+    let start = Instant::now();
+    let mut tini = Running::start_captured(tini(&[
+        "-s",
+        "-v",
+        "--grace-period",
+        "1.5",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]));
+    let code = tini.exit_code(LIMIT);
+    let elapsed = start.elapsed();
+    let (_, stderr) = tini.output();
+    let started = read_pids(&pids);
+    assert_eq!(
+        started.len(),
+        4,
+        "descendants did not start; stderr:\n{stderr}"
+    );
+    assert_eq!(code, 5, "main child's status; stderr:\n{stderr}");
+    for pid in &started {
+        assert!(
+            !alive(*pid),
+            "descendant {pid} survived the shutdown; stderr:\n{stderr}"
+        );
+    }
+    assert!(elapsed >= grace, "exited before the deadline: {elapsed:?}");
+    assert!(
+        elapsed < grace + Duration::from_secs(1),
+        "too long after the deadline: {elapsed:?}"
+    );
+    assert!(
+        stderr.contains("needed SIGKILL"),
+        "shutdown report missing:\n{stderr}"
+    );
+}
+
+/// A main child that ignores SIGTERM is SIGKILLed at the deadline: 137.
+#[test]
+fn main_child_ignoring_term_is_killed_at_the_deadline() {
+    let dir = TempDir::new("grace-main");
+    let ready = dir.file("ready");
+    let script = format!(
+        "trap '' TERM; touch {}; while :; do sleep 0.05; done",
+        ready.display()
+    );
+    let mut tini = Running::start_captured(tini(&[
+        "-s",
+        "--grace-period",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]));
+    assert!(wait_until(LIMIT, || ready.exists()), "child never started");
+    let sent = Instant::now();
+    tini.signal(libc::SIGTERM);
+    let code = tini.exit_code(LIMIT);
+    let elapsed = sent.elapsed();
+    assert_eq!(code, 137);
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "killed before the deadline: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "killed long after the deadline: {elapsed:?}"
+    );
+}
+
+/// Only tini-rs's own tree is touched: a process the test starts *beside*
+/// tini-rs survives the whole subreaper shutdown, SIGKILL pass included.
+#[test]
+fn a_process_beside_tini_rs_survives_the_shutdown() {
+    let mut sleeper = std::process::Command::new("sleep");
+    sleeper.arg("60");
+    let mut bystander = Running::start(sleeper);
+    let script = "(sh -c 'trap \"\" TERM; sleep 60' &); sleep 0.2; exit 0";
+    let mut tini = Running::start_captured(tini(&[
+        "-s",
+        "--grace-period",
+        "0.5",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]));
+    assert_eq!(tini.exit_code(LIMIT), 0);
+    assert!(
+        alive(bystander.pid()),
+        "a process outside tini-rs's tree was signalled"
+    );
+    assert!(bystander.wait(Duration::from_millis(100)).is_none());
+}
+
+/// Without a grace period tini-rs exits as soon as the main child does,
+/// leaving the rest to the kernel or its own parent (tini's behaviour).
+#[test]
+fn without_grace_period_exit_is_immediate() {
+    let dir = TempDir::new("no-grace");
+    let pid_file = dir.file("pid");
+    let script = format!("sleep 30 & echo $! > {}; exit 4", pid_file.display());
+    let start = Instant::now();
+    let mut tini = Running::start_captured(tini(&["-s", "--", "sh", "-c", &script]));
+    let code = tini.exit_code(LIMIT);
+    let elapsed = start.elapsed();
+    let leftover = read_pids(&pid_file);
+    for pid in &leftover {
+        // The sleeper was re-parented away from tini-rs: clean it up.
+        // SAFETY: kill(2) to the sleep this test's script started.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    assert_eq!(code, 4);
+    assert_eq!(leftover.len(), 1, "the background sleeper did not start");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "did not exit at once: {elapsed:?}"
+    );
+}
