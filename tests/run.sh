@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test of tini-rs on a fresh Debian machine, as root:
+#   installs what the tests need, builds the static binary, starts a private
+#   Docker engine, runs `cargo test` (unit, integration, container tests) and
+#   the benchmark's quick smoke mode, and stops the engine, even on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "tests/run.sh: must run as root (PID namespaces, cgroups, a Docker engine)" >&2
+  exit 1
+fi
+
+# Debian packages the tests use: unshare/script (util-linux, bsdutils),
+# python3 for the classic zombie demos, strace for idle-syscall checks, the
+# container engines and a static busybox for FROM-scratch images, and the
+# peers the benchmark compares against.
+packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
+  podman runc tini tini-static dumb-init catatonit gcc)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "tests/run.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The static binary goes into the container images.
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu
+export TINI_RS_STATIC="$PWD/target/x86_64-unknown-linux-gnu/release/tini-rs"
+
+engine_dir=$(mktemp -d /tmp/tini-rs-engine.XXXXXX)
+cleanup() { docker/engine.sh stop "$engine_dir" || true; rm -rf "$engine_dir"; }
+trap cleanup EXIT
+docker/engine.sh start "$engine_dir" "$TINI_RS_STATIC"
+export TINI_RS_DOCKER_HOST="unix://$engine_dir/docker.sock"
+
+cargo test
+python3 tests/bench/bench.py --quick
