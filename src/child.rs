@@ -76,8 +76,14 @@ fn exec_error(name: &str, err: io::Error) -> SpawnError {
         Some(libc::EACCES) | Some(libc::EISDIR) | Some(libc::ENOEXEC) | Some(libc::EPERM) => 126,
         _ => 1,
     };
+    // execve says EACCES for a directory; name the real problem.
+    let reason = if exit_code == 126 && std::path::Path::new(name).is_dir() {
+        "it is a directory".to_string()
+    } else {
+        err.to_string()
+    };
     SpawnError {
-        message: format!("cannot run '{name}': {err}"),
+        message: format!("cannot run '{name}': {reason}"),
         exit_code,
     }
 }

@@ -31,8 +31,8 @@ pub enum Target {
 /// Our own pid, for the handler to recognise signals we caused ourselves.
 static OWN_PID: AtomicI32 = AtomicI32::new(0);
 
-/// Installs a handler for every forwardable signal and makes SIGTTIN and
-/// SIGTTOU ignored. Call before spawning the child: from here on no
+/// Installs a handler for every forwardable signal, makes SIGTTIN and
+/// SIGTTOU ignored and SIGCHLD default. Call before spawning the child: from here on no
 /// forwardable signal can kill tini-rs, and whatever arrives before the
 /// forwarder runs waits in the pipe.
 pub fn install() -> io::Result<SignalPipe> {
@@ -55,7 +55,7 @@ pub fn install() -> io::Result<SignalPipe> {
     for sig in signals::forwardable() {
         let byte = [sig as u8];
         let on_signal = move |info: &libc::siginfo_t| {
-            if caused_by_ourselves(info) {
+            if caused_by_ourselves(sig, info) {
                 return;
             }
             // SAFETY: write(2) is async-signal-safe; the fd stays open for
@@ -71,16 +71,23 @@ pub fn install() -> io::Result<SignalPipe> {
         // SAFETY: setting a standard signal to SIG_IGN.
         unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
+    // Started with SIGCHLD ignored, the kernel would reap our children
+    // itself and waitpid could never report the main child's status. The
+    // child still gets the inherited disposition back (signals.rs).
+    // SAFETY: setting a standard signal to SIG_DFL.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     Ok(SignalPipe(read_end))
 }
 
-/// A signal tini-rs sent to itself, for instance the SIGPIPE the kernel
-/// raises when tini-rs writes to a stderr whose reader is gone. Passing that
-/// on would hand the child a signal nobody sent it.
-fn caused_by_ourselves(info: &libc::siginfo_t) -> bool {
-    // SI_USER, SI_QUEUE, SI_TKILL ... are all <= 0; kernel-made codes are > 0.
-    // SAFETY: si_pid is valid to read for these user-sent codes.
-    info.si_code <= 0 && unsafe { info.si_pid() } == OWN_PID.load(Ordering::Relaxed)
+/// The SIGPIPE the kernel raises when tini-rs itself writes to a stderr
+/// whose reader is gone. Passing that on would hand the child a signal
+/// nobody sent it. The kernel marks it as sent by us (SI_USER, our pid); a
+/// SIGPIPE someone else sends is forwarded as usual.
+fn caused_by_ourselves(sig: i32, info: &libc::siginfo_t) -> bool {
+    // SAFETY: si_pid is valid to read for the user-sent codes (<= 0).
+    sig == libc::SIGPIPE
+        && info.si_code <= 0
+        && unsafe { info.si_pid() } == OWN_PID.load(Ordering::Relaxed)
 }
 
 /// Starts the forwarder thread. With `stop_requests`, SIGTERM and SIGINT
