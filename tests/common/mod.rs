@@ -55,8 +55,13 @@ pub struct Running {
 
 impl Running {
     pub fn start(mut cmd: Command) -> Running {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        Running { child, status: None }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        Running {
+            child,
+            status: None,
+        }
     }
 
     /// Starts with stdout and stderr captured (read them with `output`).
@@ -94,7 +99,9 @@ impl Running {
         let status = self
             .wait(limit)
             .unwrap_or_else(|| panic!("pid {} did not exit within {limit:?}", self.pid()));
-        status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+        status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
     }
 
     /// Reads the rest of captured stdout and stderr (after the process exited).
@@ -156,21 +163,30 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// A field of /proc/PID/status, e.g. `PPid`, `State`, `SigBlk`.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':').map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(field)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// (pid, ppid, state letter) of every process in this /proc.
 pub fn processes() -> Vec<(i32, i32, char)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let Some(close) = stat.rfind(')') else { continue };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
         let mut fields = stat[close + 2..].split(' ');
         let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
         let ppid = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -198,8 +214,15 @@ pub fn descendants(root: i32) -> Vec<i32> {
 
 /// Zombies (state Z) among the descendants of `root`.
 pub fn zombies_under(root: i32) -> Vec<i32> {
-    let zombies: Vec<i32> = processes().iter().filter(|p| p.2 == 'Z').map(|p| p.0).collect();
-    descendants(root).into_iter().filter(|p| zombies.contains(p)).collect()
+    let zombies: Vec<i32> = processes()
+        .iter()
+        .filter(|p| p.2 == 'Z')
+        .map(|p| p.0)
+        .collect();
+    descendants(root)
+        .into_iter()
+        .filter(|p| zombies.contains(p))
+        .collect()
 }
 
 /// The pid of the tini-rs process that `unshare --fork` started, seen from
@@ -237,4 +260,49 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+// ---- Python scripts (tests/scripts) and files written by running processes ----
+
+/// The Python 3 interpreter's real path, resolved once: a version-manager
+/// shim (pyenv) on PATH costs a shell start-up on every run.
+pub fn python3() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("these tests need python3 on PATH");
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!path.is_empty(), "python3 did not say where it lives");
+        path
+    })
+}
+
+/// The path of a helper script in tests/scripts.
+pub fn script(name: &str) -> String {
+    format!("{}/tests/scripts/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A process's command name (`/proc/PID/comm`), if it still exists.
+pub fn proc_comm(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim().to_string())
+}
+
+/// Polls a file that a running process writes until it contains `needle`;
+/// returns the whole text then. Panics with what was there after `limit`.
+pub fn wait_for_text(path: &std::path::Path, needle: &str, limit: Duration) -> String {
+    let mut text = String::new();
+    let found = wait_until(limit, || {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        text.contains(needle)
+    });
+    assert!(
+        found,
+        "{needle:?} did not appear in {} within {limit:?}; it holds:\n{text}",
+        path.display()
+    );
+    text
 }

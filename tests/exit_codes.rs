@@ -1,0 +1,160 @@
+//! tini-rs exits with its main child's code; -e remaps codes to 0; exec
+//! failures give 127 (not found), 126 (not executable, a directory) or 1,
+//! each with one error line naming the program; usage errors give 1 and a
+//! first line naming the bad value; -h, --version and -l print and exit 0.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// tini-rs `args` as a subreaper (so no warning joins stderr), completed.
+fn run_tini(args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tini(&["-s"]);
+    cmd.args(args)
+        .env_remove("TINI_VERBOSITY")
+        .env_remove("RUST_LOG");
+    run(cmd, LIMIT)
+}
+
+#[test]
+fn every_exit_code_0_to_255_propagates() {
+    // Started together and collected after: 256 short runs in parallel.
+    let mut all: Vec<(i32, Running)> = (0..=255)
+        .map(|code| {
+            let mut cmd = tini(&["-s", "--", "sh", "-c", "exit $0"]);
+            cmd.arg(code.to_string());
+            (code, Running::start_captured(cmd))
+        })
+        .collect();
+    for (code, tini_rs) in &mut all {
+        assert_eq!(tini_rs.exit_code(Duration::from_secs(60)), *code);
+        assert_eq!(tini_rs.output(), (String::new(), String::new()), "{code}");
+    }
+}
+
+#[test]
+fn dash_e_reports_the_named_codes_as_0_and_only_those() {
+    let exit = |code: &str| format!("exit {code}");
+    assert_eq!(run_tini(&["-e", "3", "sh", "-c", &exit("3")]).0, 0);
+    assert_eq!(run_tini(&["-e", "3", "sh", "-c", &exit("4")]).0, 4);
+    // Repeatable, and in getopt's attached form.
+    for code in ["2", "7", "255"] {
+        let args = ["-e", "2", "-e7", "-e", "255", "sh", "-c", &exit(code)];
+        assert_eq!(run_tini(&args).0, 0, "exit {code}");
+    }
+    assert_eq!(run_tini(&["-e", "2", "-e7", "sh", "-c", &exit("0")]).0, 0);
+    assert_eq!(run_tini(&["-e", "2", "-e7", "sh", "-c", &exit("1")]).0, 1);
+}
+
+#[test]
+fn dash_e_remaps_death_by_signal_too() {
+    let term = "kill -TERM $$";
+    assert_eq!(run_tini(&["sh", "-c", term]).0, 143);
+    assert_eq!(run_tini(&["-e", "143", "sh", "-c", term]).0, 0);
+    assert_eq!(run_tini(&["-e", "143", "sh", "-c", "kill -KILL $$"]).0, 137);
+}
+
+/// The one stderr line of an exec failure: it names the program.
+fn one_error_line(stderr: &str, program: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected:\n{stderr}");
+    assert!(lines[0].contains(program), "must name {program}: {stderr}");
+}
+
+#[test]
+fn program_not_found_is_127() {
+    for program in ["tini-rs-test-no-such-program", "/nonexistent/dir/program"] {
+        let (code, out, err) = run_tini(&[program, "arg"]);
+        assert_eq!(code, 127, "{program}");
+        assert_eq!(out, "");
+        one_error_line(&err, program);
+    }
+}
+
+#[test]
+fn program_not_executable_or_a_directory_is_126() {
+    let dir = TempDir::new("exec-126");
+    let file = dir.file("not-executable");
+    std::fs::write(&file, "#!/bin/sh\necho should not run\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for program in [file.to_str().unwrap(), dir.0.to_str().unwrap()] {
+        let (code, out, err) = run_tini(&[program]);
+        assert_eq!(code, 126, "{program}");
+        assert_eq!(out, "");
+        one_error_line(&err, program);
+    }
+}
+
+/// A symlink loop fails exec with ELOOP: neither "not found" nor "not
+/// executable", so the catch-all 1.
+#[test]
+fn any_other_exec_failure_is_1() {
+    let dir = TempDir::new("exec-1");
+    let a = dir.file("a");
+    std::os::unix::fs::symlink(dir.file("b"), &a).unwrap();
+    std::os::unix::fs::symlink(&a, dir.file("b")).unwrap();
+    let program = a.to_str().unwrap();
+    let (code, out, err) = run_tini(&[program]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    one_error_line(&err, program);
+}
+
+#[test]
+fn usage_errors_exit_1_with_a_first_line_naming_the_bad_value() {
+    for (args, bad) in [
+        (&["-x", "true"][..], "-x"),
+        (&["--no-such-option", "true"][..], "--no-such-option"),
+        (&["-e", "256", "true"][..], "256"),
+        (&["-e", "abc", "true"][..], "abc"),
+        (&["-p", "BOGUS", "true"][..], "BOGUS"),
+        (&[][..], "no program"),
+        (&["-s", "-w"][..], "no program"),
+    ] {
+        let (code, out, err) = run(tini(args), LIMIT);
+        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(out, "", "{args:?}: usage errors go to stderr");
+        let first = err.lines().next().unwrap_or_default();
+        assert!(first.contains(bad), "{args:?}: {first:?} must name {bad:?}");
+        assert!(err.contains("Usage:"), "{args:?}: the usage follows");
+    }
+}
+
+/// A usage error must stop tini-rs before it runs anything.
+#[test]
+fn a_usage_error_runs_nothing() {
+    let dir = TempDir::new("usage-runs-nothing");
+    let marker = dir.file("ran");
+    let touch = format!("touch {}", marker.display());
+    let (code, _, _) = run(tini(&["-e", "256", "sh", "-c", &touch]), LIMIT);
+    assert_eq!(code, 1);
+    assert!(!marker.exists());
+}
+
+#[test]
+fn version_help_and_license_print_to_stdout_and_exit_0() {
+    let (code, out, err) = run(tini(&["--version"]), LIMIT);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let version = out
+        .strip_prefix("tini-rs version ")
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let number = version.split_whitespace().next().unwrap_or_default();
+    assert_eq!(number.split('.').count(), 3, "X.Y.Z: {out:?}");
+    assert!(
+        number.split('.').all(|p| p.parse::<u32>().is_ok()),
+        "{out:?}"
+    );
+    assert_eq!(out.lines().count(), 1);
+
+    let (code, out, err) = run(tini(&["-h"]), LIMIT);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.contains("Usage:") && out.contains("-s"), "{out}");
+
+    let (code, out, err) = run(tini(&["-l"]), LIMIT);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.contains("MIT License"), "{out}");
+}
