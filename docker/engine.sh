@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# A private Docker engine for the container tests, everything under one dir:
+#
+#   docker/engine.sh start DIR [INIT_PATH]   start it; prints the DOCKER_HOST
+#   docker/engine.sh stop  DIR               stop it (idempotent)
+#
+# It never touches a system engine: its own containerd (own socket, root,
+# state and config, so a /run/containerd/containerd.sock left by someone else
+# is never picked up), its own dockerd (--data-root, --exec-root, unix socket,
+# pidfile under DIR), no bridge, no iptables, no network. With INIT_PATH,
+# `docker run --init` runs that binary as the container's PID 1.
+#
+# stop kills only what this script started, by the pids in DIR's pidfiles,
+# plus the containerd shims whose command line names DIR's containerd socket
+# (they are daemons, so no pidfile lists them).
+set -euo pipefail
+
+usage() {
+    echo "usage: $0 start DIR [INIT_PATH] | stop DIR" >&2
+    exit 2
+}
+
+[ $# -ge 2 ] || usage
+cmd=$1
+if [ "$cmd" = stop ] && ! [ -d "$2" ]; then
+    exit 0 # nothing was ever started there
+fi
+mkdir -p "$2"
+dir=$(cd "$2" && pwd)
+sock="$dir/docker.sock"
+ctrd_sock="$dir/containerd.sock"
+start_limit=${TINI_RS_ENGINE_START_SECS:-60}
+stop_limit=${TINI_RS_ENGINE_STOP_SECS:-30}
+# The docker CLI shipped with the engine: another client on PATH (a newer
+# one) may warn or behave differently; tests use the same rule.
+docker_cli=${TINI_RS_DOCKER_CLI:-$(command -v /usr/bin/docker || command -v docker || true)}
+
+alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+
+pid_from() { [ -s "$1" ] && tr -dc 0-9 <"$1" || true; }
+
+# The shims of our containerd: found by our socket path in their argv.
+our_shims() {
+    local p
+    for p in /proc/[0-9]*; do
+        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $ctrd_sock "; then
+            echo "${p#/proc/}"
+        fi
+    done
+}
+
+children_of() {
+    local p
+    for p in /proc/[0-9]*; do
+        # Field 4 of /proc/PID/stat, after the "(comm)" that may hold spaces.
+        if [ "$(sed -n 's/^.*) [A-Za-z] \([0-9]*\) .*$/\1/p' "$p/stat" 2>/dev/null)" = "$1" ]; then
+            echo "${p#/proc/}"
+        fi
+    done
+}
+
+# Sends TERM to one pid, waits up to $2 seconds, then KILLs it.
+stop_pid() {
+    local pid=$1 limit=$2 name=$3 i
+    alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < limit * 10; i++)); do
+        alive "$pid" || return 0
+        sleep 0.1
+    done
+    echo "engine.sh: $name (pid $pid) ignored SIGTERM for ${limit}s: SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        alive "$pid" || return 0
+        sleep 0.1
+    done
+    echo "engine.sh: $name (pid $pid) survived SIGKILL" >&2
+}
+
+log_tail() {
+    local f
+    for f in "$dir/containerd.log" "$dir/dockerd.log"; do
+        [ -f "$f" ] || continue
+        echo "----- last lines of $f -----" >&2
+        tail -n 40 "$f" >&2
+    done
+}
+
+stop() {
+    stop_pid "$(pid_from "$dir/dockerd.pid")" "$stop_limit" dockerd
+    # dockerd stops its containers when it exits; a shim still there after
+    # that (dockerd was killed) holds a container: SIGKILL the container's
+    # first process, which takes its whole PID namespace down, then the shim.
+    local shim child
+    for shim in $(our_shims); do
+        for child in $(children_of "$shim"); do
+            kill -KILL "$child" 2>/dev/null || true
+        done
+        stop_pid "$shim" 5 containerd-shim
+    done
+    stop_pid "$(pid_from "$dir/containerd.pid")" 10 containerd
+    rm -f "$dir/dockerd.pid" "$dir/containerd.pid"
+    # Mounts left under DIR (a killed dockerd leaves its overlays and the
+    # shm/netns bind mounts): deepest first, lazily if busy.
+    local m
+    if [ -r /proc/self/mounts ]; then
+        awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r |
+            while read -r m; do
+                m=$(printf '%b' "$m") # /proc/mounts escapes spaces as \040
+                umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+            done
+    fi
+}
+
+start() {
+    local init_path=${1:-}
+    if alive "$(pid_from "$dir/dockerd.pid")"; then
+        echo "engine.sh: an engine already runs for $dir (pid $(pid_from "$dir/dockerd.pid"))" >&2
+        exit 1
+    fi
+    stop # leftovers of an earlier run in the same dir
+    for tool in dockerd containerd runc; do
+        command -v "$tool" >/dev/null || {
+            echo "engine.sh: $tool not found (apt-get install docker.io)" >&2
+            exit 1
+        }
+    done
+    [ -n "$docker_cli" ] || {
+        echo "engine.sh: no docker CLI found (apt-get install docker.io)" >&2
+        exit 1
+    }
+    if [ -n "$init_path" ]; then
+        [ -x "$init_path" ] || {
+            echo "engine.sh: init $init_path is not an executable file" >&2
+            exit 1
+        }
+        init_path=$(cd "$(dirname "$init_path")" && pwd)/$(basename "$init_path")
+    fi
+    # A unix socket path must fit in 108 bytes.
+    if [ ${#ctrd_sock} -gt 100 ]; then
+        echo "engine.sh: $dir is too long for a unix socket path; use a shorter dir" >&2
+        exit 1
+    fi
+
+    mkdir -p "$dir/containerd-root" "$dir/containerd-state" "$dir/data" "$dir/exec"
+    # containerd's own config: no CRI plugin (it wants CNI), everything
+    # under DIR instead of /var/lib/containerd and /run/containerd.
+    cat >"$dir/containerd.toml" <<TOML
+version = 2
+root = "$dir/containerd-root"
+state = "$dir/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$ctrd_sock"
+[ttrpc]
+  address = "$ctrd_sock.ttrpc"
+[debug]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/containerd-root/opt"
+TOML
+    setsid containerd --config "$dir/containerd.toml" >"$dir/containerd.log" 2>&1 </dev/null &
+    echo $! >"$dir/containerd.pid"
+
+    local i
+    for ((i = 0; i < start_limit * 10; i++)); do
+        [ -S "$ctrd_sock" ] && break
+        alive "$(pid_from "$dir/containerd.pid")" || break
+        sleep 0.1
+    done
+    if ! [ -S "$ctrd_sock" ]; then
+        echo "engine.sh: containerd did not come up" >&2
+        log_tail
+        stop
+        exit 1
+    fi
+
+    local args=(
+        --containerd "$ctrd_sock"
+        --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false
+        --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid"
+        -H "unix://$sock"
+        --storage-driver "${TINI_RS_STORAGE_DRIVER:-overlay2}"
+        --userland-proxy=false
+        --config-file "$dir/daemon.json"
+    )
+    echo '{}' >"$dir/daemon.json" # never read /etc/docker/daemon.json
+    [ -n "$init_path" ] && args+=(--init-path "$init_path")
+    # setsid: the engine must not get the caller's terminal signals (Ctrl-C
+    # in a test run stops the tests, and the trap then stops the engine).
+    setsid dockerd "${args[@]}" >"$dir/dockerd.log" 2>&1 </dev/null &
+    local launcher=$!
+
+    for ((i = 0; i < start_limit * 10; i++)); do
+        if "$docker_cli" -H "unix://$sock" info >/dev/null 2>&1; then
+            echo "unix://$sock"
+            return 0
+        fi
+        if ! alive "$launcher"; then
+            break
+        fi
+        sleep 0.1
+    done
+    echo "engine.sh: dockerd did not answer on unix://$sock within ${start_limit}s" >&2
+    log_tail
+    # dockerd may not have written its pidfile yet: stop it by the pid we have.
+    [ -s "$dir/dockerd.pid" ] || echo "$launcher" >"$dir/dockerd.pid"
+    stop
+    exit 1
+}
+
+case $cmd in
+start) start "${3:-}" ;;
+stop) stop ;;
+*) usage ;;
+esac
