@@ -35,40 +35,42 @@ stop_limit=${TINI_RS_ENGINE_STOP_SECS:-30}
 # one) may warn or behave differently; tests use the same rule.
 docker_cli=${TINI_RS_DOCKER_CLI:-$(command -v /usr/bin/docker || command -v docker || true)}
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# Running, not a zombie: what this script starts is re-parented to the
+# machine's init, which may take its time to reap it.
+alive() {
+    local stat
+    [ -n "$1" ] && read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
 
 pid_from() { [ -s "$1" ] && tr -dc 0-9 <"$1" || true; }
 
-# The shims of our containerd: found by our socket path in their argv.
+# The shims of our containerd: one of their arguments is our socket path
+# (so is one of dockerd's: call this once dockerd is gone).
 our_shims() {
-    local p
-    for p in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $ctrd_sock "; then
-            echo "${p#/proc/}"
-        fi
-    done
+    grep -lzxF -- "$ctrd_sock" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 || true
 }
 
 children_of() {
-    local p
-    for p in /proc/[0-9]*; do
-        # Field 4 of /proc/PID/stat, after the "(comm)" that may hold spaces.
-        if [ "$(sed -n 's/^.*) [A-Za-z] \([0-9]*\) .*$/\1/p' "$p/stat" 2>/dev/null)" = "$1" ]; then
-            echo "${p#/proc/}"
-        fi
-    done
+    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+    awk -v parent="$1" '{ sub(/^.*\) /, ""); if ($2 == parent) { split(FILENAME, f, "/"); print f[3] } }' \
+        /proc/[0-9]*/stat 2>/dev/null || true
 }
 
-# Sends TERM to one pid, waits up to $2 seconds, then KILLs it.
+# Sends TERM to one pid, waits up to $2 seconds, then KILLs it (at once
+# when $2 is 0).
 stop_pid() {
     local pid=$1 limit=$2 name=$3 i
     alive "$pid" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < limit * 10; i++)); do
-        alive "$pid" || return 0
-        sleep 0.1
-    done
-    echo "engine.sh: $name (pid $pid) ignored SIGTERM for ${limit}s: SIGKILL" >&2
+    if [ "$limit" -gt 0 ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < limit * 10; i++)); do
+            alive "$pid" || return 0
+            sleep 0.1
+        done
+        echo "engine.sh: $name (pid $pid) ignored SIGTERM for ${limit}s: SIGKILL" >&2
+    fi
     kill -KILL "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
         alive "$pid" || return 0
@@ -90,13 +92,14 @@ stop() {
     stop_pid "$(pid_from "$dir/dockerd.pid")" "$stop_limit" dockerd
     # dockerd stops its containers when it exits; a shim still there after
     # that (dockerd was killed) holds a container: SIGKILL the container's
-    # first process, which takes its whole PID namespace down, then the shim.
+    # first process, which takes its whole PID namespace down, then the shim
+    # (it waits for an order from containerd that will not come).
     local shim child
     for shim in $(our_shims); do
         for child in $(children_of "$shim"); do
             kill -KILL "$child" 2>/dev/null || true
         done
-        stop_pid "$shim" 5 containerd-shim
+        stop_pid "$shim" 0 containerd-shim
     done
     stop_pid "$(pid_from "$dir/containerd.pid")" 10 containerd
     rm -f "$dir/dockerd.pid" "$dir/containerd.pid"
