@@ -66,6 +66,7 @@ pub fn install() -> io::Result<SignalPipe> {
         // write(2)); `sig` is not one of signal-hook's forbidden signals
         // because `forwardable()` excludes them.
         unsafe { signal_hook_registry::register_sigaction(sig, on_signal) }?;
+        never_nest(sig)?;
     }
     for sig in [libc::SIGTTIN, libc::SIGTTOU] {
         // SAFETY: setting a standard signal to SIG_IGN.
@@ -77,6 +78,33 @@ pub fn install() -> io::Result<SignalPipe> {
     // SAFETY: setting a standard signal to SIG_DFL.
     unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     Ok(SignalPipe(read_end))
+}
+
+/// signal-hook installs its handler with an empty `sa_mask`, so while one
+/// handler runs, any *other* pending signal interrupts it with a new frame on
+/// the forwarder's 64 kB stack. A burst of distinct signals (31 real-time
+/// numbers sent back to back) then nests 31 frames of several kB each,
+/// overflows the stack and kills tini-rs with SIGSEGV; and nested handlers
+/// run innermost first, so the pipe gets the burst in reverse order. Blocking
+/// every forwardable signal while any handler runs keeps one frame at a time
+/// and the kernel's delivery order (same signal FIFO, then lowest number).
+fn never_nest(sig: i32) -> io::Result<()> {
+    // SAFETY: sigaction reads and writes structs we own; the handler stays
+    // the one signal-hook just installed, only its mask widens.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(sig, std::ptr::null(), &mut action) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        libc::sigemptyset(&mut action.sa_mask);
+        for other in signals::forwardable() {
+            libc::sigaddset(&mut action.sa_mask, other);
+        }
+        if libc::sigaction(sig, &action, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The SIGPIPE the kernel raises when tini-rs itself writes to a stderr

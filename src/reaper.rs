@@ -51,6 +51,7 @@ fn report(
     warn_on_reap: bool,
     events: &Sender<Event>,
 ) {
+    log::trace!("waitpid: pid {pid}, raw status {status:#x}");
     if pid == main_pid {
         log::info!("Main child exited with status {}", exit_code(status));
         let _ = events.send(Event::MainExited(status));
