@@ -19,9 +19,17 @@ pub fn start(
         .name("reaper".into())
         .stack_size(crate::THREAD_STACK_SIZE)
         .spawn(move || {
+            // Once the main child is reaped its pid is free for reuse: a
+            // later process with the same number is just another orphan, and
+            // its status must not replace the main child's.
+            let mut main_pid = Some(main_pid);
             loop {
                 match wait_any(0) {
-                    Ok(Some((pid, status))) => report(pid, status, main_pid, warn_on_reap, &events),
+                    Ok(Some((pid, status))) => {
+                        if report(pid, status, main_pid, warn_on_reap, &events) {
+                            main_pid = None;
+                        }
+                    }
                     Ok(None) => {}
                     Err(err) if err.raw_os_error() == Some(libc::ECHILD) => {
                         let _ = events.send(Event::NoChildren);
@@ -38,28 +46,34 @@ pub fn start(
 
 /// Reaps every process that has already exited, without blocking. Used on
 /// the way out when no grace period is set (tini does the same).
-pub fn reap_already_exited(main_pid: libc::pid_t, warn_on_reap: bool, events: &Sender<Event>) {
+/// The main child has been reaped by then, so every pid here is another
+/// process (possibly one that reused its pid).
+pub fn reap_already_exited(warn_on_reap: bool, events: &Sender<Event>) {
     while let Ok(Some((pid, status))) = wait_any(libc::WNOHANG) {
-        report(pid, status, main_pid, warn_on_reap, events);
+        report(pid, status, None, warn_on_reap, events);
     }
 }
 
+/// Logs one reaped process; true when it was the main child (reported to
+/// the main thread).
 fn report(
     pid: libc::pid_t,
     status: i32,
-    main_pid: libc::pid_t,
+    main_pid: Option<libc::pid_t>,
     warn_on_reap: bool,
     events: &Sender<Event>,
-) {
+) -> bool {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
-    if pid == main_pid {
+    if main_pid == Some(pid) {
         log::info!("Main child exited with status {}", exit_code(status));
         let _ = events.send(Event::MainExited(status));
+        return true;
     } else if warn_on_reap {
         log::warn!("Reaped zombie process with pid={pid}");
     } else {
         log::debug!("Reaped zombie process with pid={pid}");
     }
+    false
 }
 
 /// One waitpid(-1) call, retried on EINTR. `Ok(None)` with WNOHANG when

@@ -50,7 +50,7 @@ impl Supervisor {
     fn until_main_exits(self) -> i32 {
         loop {
             if let Ok(Event::MainExited(status)) = self.events.recv() {
-                reaper::reap_already_exited(self.main_pid, self.warn_on_reap, &self.events_tx);
+                reaper::reap_already_exited(self.warn_on_reap, &self.events_tx);
                 return status;
             }
         }
