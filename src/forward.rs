@@ -72,6 +72,7 @@ pub fn install() -> io::Result<SignalPipe> {
         // SAFETY: setting a standard signal to SIG_IGN.
         unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
+    signals::ignore_libc_reserved_signals();
     // Started with SIGCHLD ignored, the kernel would reap our children
     // itself and waitpid could never report the main child's status. The
     // child still gets the inherited disposition back (signals.rs).

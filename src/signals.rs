@@ -169,6 +169,9 @@ impl InheritedState {
         let mask = unsafe { mask.assume_init() };
         let ignored = (0..=max_signal())
             .map(|sig| {
+                if is_reserved_by_libc(sig) {
+                    return crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_IGN);
+                }
                 let mut old = MaybeUninit::<libc::sigaction>::zeroed();
                 // SAFETY: a null new action only queries; `old` is writable.
                 let rc = unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) };
@@ -187,6 +190,15 @@ impl InheritedState {
     pub fn restore_in_child(&self) -> std::io::Result<()> {
         for (sig, &ignored) in self.ignored.iter().enumerate().skip(1) {
             let sig = sig as i32;
+            if is_reserved_by_libc(sig) {
+                let disposition = if ignored {
+                    libc::SIG_IGN
+                } else {
+                    libc::SIG_DFL
+                };
+                let _ = crate::sys::set_raw_disposition(sig, disposition);
+                continue;
+            }
             if sig == libc::SIGKILL || sig == libc::SIGSTOP || !is_valid(sig) {
                 continue;
             }
@@ -205,6 +217,27 @@ impl InheritedState {
             return Err(std::io::Error::from_raw_os_error(rc));
         }
         Ok(())
+    }
+}
+
+/// Signals between the standard range and SIGRTMIN belong to the C library
+/// (glibc: 32 SIGCANCEL, 33 SIGSETXID; musl: 32..=34).
+fn is_reserved_by_libc(sig: i32) -> bool {
+    (32..min_realtime_signal()).contains(&sig)
+}
+
+/// The C library's own signals can be neither caught nor blocked through
+/// it, yet kill(2) delivers them like any other. One still at its default
+/// disposition (glibc installs SIGCANCEL's handler only on the first
+/// pthread_cancel) would terminate tini-rs: `kill -32 1` would take the
+/// container down and, outside one, orphan the child. tini-rs uses none of
+/// them, so it ignores those at default (the raw syscall; glibc refuses);
+/// the child gets the inherited disposition back in `restore_in_child`.
+pub fn ignore_libc_reserved_signals() {
+    for sig in (32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)) {
+        if crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_DFL) {
+            let _ = crate::sys::set_raw_disposition(sig, libc::SIG_IGN);
+        }
     }
 }
 

@@ -91,3 +91,61 @@ impl PidFd {
         Ok(PidFd(self.0.try_clone()?))
     }
 }
+
+/// The kernel's `struct sigaction` as rt_sigaction(2) takes it (handler,
+/// flags, restorer, mask); all this module needs for SIG_DFL and SIG_IGN.
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// The disposition of `sig` (SIG_DFL, SIG_IGN or a handler address), read
+/// with the raw rt_sigaction(2): glibc's sigaction refuses its own signals
+/// 32 and 33. Async-signal-safe.
+pub fn raw_disposition(sig: i32) -> io::Result<libc::sighandler_t> {
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: a null new action only queries; `old` is writable and as large
+    // as the kernel's struct; 8 is the kernel's sigset size.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            std::ptr::null::<KernelSigaction>(),
+            &mut old as *mut KernelSigaction,
+            8usize,
+        )
+    })?;
+    Ok(old.handler)
+}
+
+/// Sets `sig` to SIG_DFL or SIG_IGN with the raw rt_sigaction(2) (see
+/// [`raw_disposition`]). Async-signal-safe.
+pub fn set_raw_disposition(sig: i32, disposition: libc::sighandler_t) -> io::Result<()> {
+    debug_assert!(disposition == libc::SIG_DFL || disposition == libc::SIG_IGN);
+    let new = KernelSigaction {
+        handler: disposition,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: `new` is a complete kernel sigaction without a handler
+    // function, so no restorer is needed; the old action is not wanted.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &new as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    })?;
+    Ok(())
+}
