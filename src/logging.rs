@@ -17,6 +17,25 @@ fn level(verbosity: u32) -> LevelFilter {
     }
 }
 
+/// `text` with every control character escaped (`\n`, `\u{1b}`), so that
+/// a value from the command line, the environment or a program name can
+/// never split a message over lines or send escape codes to a terminal:
+/// each message stays exactly one line.
+pub fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Starts the logger. `RUST_LOG`, when set, overrides the verbosity.
 pub fn init(verbosity: u32) {
     let pid = std::process::id();
@@ -29,7 +48,7 @@ pub fn init(verbosity: u32) {
                 buf,
                 "[{:<5} tini-rs ({pid})] {}",
                 record.level(),
-                record.args()
+                one_line(&record.args().to_string())
             )
         });
     if let Ok(filters) = std::env::var("RUST_LOG") {

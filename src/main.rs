@@ -50,6 +50,7 @@ fn run() -> i32 {
         Ok(Action::PrintVersion) => return print_stdout(&(cli::version() + "\n")),
         Ok(Action::PrintLicense) => return print_stdout(cli::LICENSE),
         Err(cli::UsageError(message)) => {
+            let message = logging::one_line(&message);
             let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
             return 1;
         }
