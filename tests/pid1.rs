@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,24 +20,20 @@ fn children_of(ppid: i32) -> Vec<(i32, String)> {
         .collect()
 }
 
-/// Five grandchildren are double-forked (`(cat FIFO &)`: the subshell exits
-/// at once), so PID 1 adopts them. They block opening the FIFO until the
-/// test opens its other end and then all exit. Seen from outside the
-/// namespace, they must vanish, not stay zombies, while the main child runs.
+/// Five grandchildren are double-forked (`(cat &)`: the subshell exits at
+/// once), so PID 1 adopts them. They read a pipe whose write end the test
+/// holds (on fd 3: a shell gives background commands /dev/null as stdin),
+/// and all exit at end-of-file when the test closes it. Seen from outside
+/// the namespace, they must vanish, not stay zombies, while the main child
+/// runs.
 #[test]
 fn double_forked_grandchildren_are_adopted_and_reaped() {
     if !require_root("double_forked_grandchildren_are_adopted_and_reaped") {
         return;
     }
-    let dir = TempDir::new("pid1-double-fork");
-    let fifo = dir.file("fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
-
     let mut cmd = as_pid1(&["--", "sh", "-c"]);
-    cmd.arg(r#"for i in 1 2 3 4 5; do (cat "$0" > /dev/null &); done; exec sleep 60"#)
-        .arg(&fifo);
+    cmd.arg("exec 3<&0; for i in 1 2 3 4 5; do (cat <&3 > /dev/null &); done; exec sleep 60 3<&-")
+        .stdin(Stdio::piped());
     let mut unshare = Running::start(cmd);
     let pid1 = pid1_of(&unshare);
 
@@ -47,14 +42,8 @@ fn double_forked_grandchildren_are_adopted_and_reaped() {
     });
     assert!(adopted, "PID 1's children: {:?}", children_of(pid1));
 
-    // Opening the write end lets every cat's open() return; closing it at
-    // once gives them end-of-file. Non-blocking: fail, not hang, if no cat.
-    let writer = File::options()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo)
-        .expect("the cats hold the FIFO open for reading");
-    drop(writer);
+    // End-of-file for every cat, whether it is reading yet or not.
+    drop(unshare.child.stdin.take());
 
     let only_main_child_left = wait_until(LIMIT, || {
         let left = descendants(pid1);

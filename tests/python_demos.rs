@@ -32,6 +32,22 @@ fn with_output_files(mut base: Command, dir: &TempDir) -> Command {
     base
 }
 
+/// Waits until the demo has written a whole line containing `needle`.
+fn wait_for_line(path: &Path, needle: &str) -> String {
+    let complete = |text: &str| {
+        text.split(needle)
+            .nth(1)
+            .is_some_and(|rest| rest.contains('\n'))
+    };
+    let mut text = String::new();
+    let found = wait_until(LIMIT, || {
+        text = std::fs::read_to_string(path).unwrap_or_default();
+        complete(&text)
+    });
+    assert!(found, "no whole line with {needle:?} in:\n{text}");
+    text
+}
+
 fn reaped_line(stderr: &Path, pid: i32) -> bool {
     std::fs::read_to_string(stderr)
         .unwrap_or_default()
@@ -50,7 +66,7 @@ fn orphan_demo_child_is_adopted_then_reaped() {
         .args([python3(), &script("orphan_demo.py")]);
     let mut tini_rs = Running::start(with_output_files(cmd, &dir));
 
-    let out = wait_for_text(&dir.file("stdout"), "adopted by", LIMIT);
+    let out = wait_for_line(&dir.file("stdout"), "adopted by");
     let child = number_after(&out, "forked child ");
     assert_eq!(
         status_field(child, "PPid"),
@@ -59,7 +75,7 @@ fn orphan_demo_child_is_adopted_then_reaped() {
     );
     assert_eq!(number_after(&out, "adopted by "), tini_rs.pid(), "{out}");
 
-    wait_for_text(&dir.file("stdout"), "exiting\n", LIMIT);
+    wait_for_line(&dir.file("stdout"), ": exiting");
     let reaped = wait_until(LIMIT, || status_field(child, "State").is_none());
     assert!(reaped, "child {child}: {:?}", status_field(child, "State"));
     assert!(reaped_line(&dir.file("stderr"), child));
@@ -86,7 +102,7 @@ fn orphan_demo_as_pid1_child_reports_parent_1() {
     let mut unshare = Running::start(with_output_files(cmd, &dir));
     let pid1 = pid1_of(&unshare);
 
-    let out = wait_for_text(&dir.file("stdout"), "exiting\n", LIMIT);
+    let out = wait_for_line(&dir.file("stdout"), ": exiting");
     assert!(out.contains(": adopted by 1\n"), "{out}");
     // Reaped: nothing but the main child (sleep) is left in the namespace.
     let reaped = wait_until(LIMIT, || {
@@ -117,7 +133,7 @@ fn zombie_demo_zombie_stays_until_its_parent_dies_then_both_are_reaped() {
         .args([python3(), &script("zombie_demo.py")]);
     let mut tini_rs = Running::start(with_output_files(cmd, &dir));
 
-    let out = wait_for_text(&dir.file("stdout"), "not joining it", LIMIT);
+    let out = wait_for_line(&dir.file("stdout"), "not joining it");
     let parent = number_after(&out, "parent ");
     let child = number_after(&out, "started child ");
     let adopted = wait_until(LIMIT, || {
