@@ -36,15 +36,16 @@ fn orphan_is_adopted_and_reaped(configure: impl FnOnce(&mut Command)) {
     let adopted = wait_until(LIMIT, || {
         status_field(orphan, "PPid") == Some(tini_rs.pid().to_string())
     });
-    assert!(
-        adopted,
-        "orphan {orphan} has PPid {:?}, not tini-rs {}",
-        status_field(orphan, "PPid"),
-        tini_rs.pid()
-    );
-
+    let ppid = status_field(orphan, "PPid");
+    // Killed before any assertion: not adopted, it is outside the tree that
+    // `Running` cleans up.
     // SAFETY: kill(2) to the orphan this test's tini-rs started.
     unsafe { libc::kill(orphan, libc::SIGKILL) };
+    assert!(
+        adopted,
+        "orphan {orphan} has PPid {ppid:?}, not tini-rs {}",
+        tini_rs.pid()
+    );
     let reaped = wait_until(LIMIT, || status_field(orphan, "State").is_none());
     assert!(
         reaped,
