@@ -14,9 +14,10 @@ fi
 # Debian packages the tests use: unshare/script (util-linux, bsdutils),
 # python3 for the classic zombie demos, strace for idle-syscall checks, the
 # container engines and a static busybox for FROM-scratch images, and the
-# peers the benchmark compares against.
+# peers the benchmark compares against (Debian's tini package holds both
+# tini and tini-static).
 packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
-  podman runc tini tini-static dumb-init catatonit gcc)
+  podman runc tini dumb-init catatonit gcc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
