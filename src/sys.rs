@@ -102,50 +102,44 @@ struct KernelSigaction {
     mask: u64,
 }
 
-/// The disposition of `sig` (SIG_DFL, SIG_IGN or a handler address), read
-/// with the raw rt_sigaction(2): glibc's sigaction refuses its own signals
-/// 32 and 33. Async-signal-safe.
+impl KernelSigaction {
+    fn with_handler(handler: libc::sighandler_t) -> Self {
+        KernelSigaction {
+            handler,
+            flags: 0,
+            restorer: 0,
+            mask: 0,
+        }
+    }
+}
+
+/// The raw rt_sigaction(2): glibc's sigaction refuses its own signals 32
+/// and 33. Async-signal-safe.
+fn rt_sigaction(
+    sig: i32,
+    new: *const KernelSigaction,
+    old: *mut KernelSigaction,
+) -> io::Result<()> {
+    // SAFETY: `new` is null or a complete kernel sigaction without a handler
+    // function (so no restorer is needed); `old` is null or writable and as
+    // large as the kernel's struct; 8 is the kernel's sigset size.
+    check(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8usize) })?;
+    Ok(())
+}
+
+/// The disposition of `sig` (SIG_DFL, SIG_IGN or a handler address).
 pub fn raw_disposition(sig: i32) -> io::Result<libc::sighandler_t> {
-    let mut old = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: a null new action only queries; `old` is writable and as large
-    // as the kernel's struct; 8 is the kernel's sigset size.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            sig,
-            std::ptr::null::<KernelSigaction>(),
-            &mut old as *mut KernelSigaction,
-            8usize,
-        )
-    })?;
+    let mut old = KernelSigaction::with_handler(0);
+    rt_sigaction(sig, std::ptr::null(), &mut old)?;
     Ok(old.handler)
 }
 
-/// Sets `sig` to SIG_DFL or SIG_IGN with the raw rt_sigaction(2) (see
-/// [`raw_disposition`]). Async-signal-safe.
+/// Sets `sig` to SIG_DFL or SIG_IGN.
 pub fn set_raw_disposition(sig: i32, disposition: libc::sighandler_t) -> io::Result<()> {
     debug_assert!(disposition == libc::SIG_DFL || disposition == libc::SIG_IGN);
-    let new = KernelSigaction {
-        handler: disposition,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    // SAFETY: `new` is a complete kernel sigaction without a handler
-    // function, so no restorer is needed; the old action is not wanted.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigaction,
-            sig,
-            &new as *const KernelSigaction,
-            std::ptr::null_mut::<KernelSigaction>(),
-            8usize,
-        )
-    })?;
-    Ok(())
+    rt_sigaction(
+        sig,
+        &KernelSigaction::with_handler(disposition),
+        std::ptr::null_mut(),
+    )
 }
