@@ -46,7 +46,8 @@ fn run() -> i32 {
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     // Before anything touches signals: what the child must get back.
     let inherited = INHERITED.get_or_init(InheritedState::capture);
-    // Every thread but the forwarder keeps all signals blocked.
+    // Every thread keeps all signals blocked; the forwarder takes the
+    // forwardable ones off the queue with sigwaitinfo.
     signals::block_all_in_this_thread();
 
     let config = match cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
@@ -79,10 +80,10 @@ fn run() -> i32 {
         );
     }
 
-    let signal_pipe = match forward::install() {
-        Ok(pipe) => pipe,
+    let waitset = match forward::install() {
+        Ok(set) => set,
         Err(err) => {
-            log::error!("cannot install signal handlers: {err}");
+            log::error!("cannot set up signal handling: {err}");
             return 1;
         }
     };
@@ -131,7 +132,7 @@ fn run() -> i32 {
 
     let (events_tx, events) = std::sync::mpsc::channel::<Event>();
     let stop_requests = config.grace_period.map(|_| events_tx.clone());
-    let started = forward::start(signal_pipe, target, config.rewrite.clone(), stop_requests)
+    let started = forward::start(waitset, target, config.rewrite.clone(), stop_requests)
         .and_then(|_| reaper::start(main_pid, config.warn_on_reap, events_tx.clone()));
     if let Err(err) = started {
         log::error!("cannot start a thread: {err}");

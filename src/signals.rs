@@ -158,8 +158,8 @@ pub struct InheritedState {
 }
 
 impl InheritedState {
-    /// Reads the calling thread's mask and every signal's disposition. Call it
-    /// before anything changes them.
+    /// Reads the calling thread's mask and the disposition of every signal
+    /// in [`restored_signals`]. Call it before anything changes them.
     pub fn capture() -> Self {
         let mut mask = MaybeUninit::<libc::sigset_t>::zeroed();
         // SAFETY: a null new-set only queries; `mask` is valid writable memory.
@@ -167,48 +167,28 @@ impl InheritedState {
         // SAFETY: zero-initialised and then filled by pthread_sigmask; a
         // zeroed sigset_t is the empty set in any case.
         let mask = unsafe { mask.assume_init() };
-        let ignored = (0..=max_signal())
-            .map(|sig| {
-                if is_reserved_by_libc(sig) {
-                    return crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_IGN);
-                }
-                let mut old = MaybeUninit::<libc::sigaction>::zeroed();
-                // SAFETY: a null new action only queries; `old` is writable.
-                let rc = unsafe { libc::sigaction(sig, std::ptr::null(), old.as_mut_ptr()) };
-                // SAFETY: zero-initialised, and filled in when rc == 0.
-                rc == 0 && unsafe { old.assume_init() }.sa_sigaction == libc::SIG_IGN
-            })
-            .collect();
+        let mut ignored = vec![false; max_signal() as usize + 1];
+        for sig in restored_signals() {
+            ignored[sig as usize] =
+                crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_IGN);
+        }
         InheritedState { mask, ignored }
     }
 
-    /// Puts back every inherited disposition (ignored or default) and the
-    /// inherited mask. Runs in the forked child before exec, so it uses only
-    /// async-signal-safe calls and allocates nothing. Handlers tini-rs
-    /// installed would be reset by exec anyway; what matters is re-ignoring
-    /// what was ignored and un-ignoring SIGTTIN/SIGTTOU.
+    /// Puts back the inherited disposition of every signal in
+    /// [`restored_signals`], then the inherited mask. tini-rs installs no
+    /// handler, so every other signal still has the disposition it
+    /// inherited, and exec keeps it. Runs in the forked child before exec,
+    /// so it uses only async-signal-safe calls (raw rt_sigaction) and
+    /// allocates nothing.
     pub fn restore_in_child(&self) -> std::io::Result<()> {
-        for (sig, &ignored) in self.ignored.iter().enumerate().skip(1) {
-            let sig = sig as i32;
-            if is_reserved_by_libc(sig) {
-                let disposition = if ignored {
-                    libc::SIG_IGN
-                } else {
-                    libc::SIG_DFL
-                };
-                let _ = crate::sys::set_raw_disposition(sig, disposition);
-                continue;
-            }
-            if sig == libc::SIGKILL || sig == libc::SIGSTOP || !is_valid(sig) {
-                continue;
-            }
-            let disposition = if ignored {
+        for sig in restored_signals() {
+            let disposition = if self.ignored[sig as usize] {
                 libc::SIG_IGN
             } else {
                 libc::SIG_DFL
             };
-            // SAFETY: signal() is async-signal-safe; SIG_IGN/SIG_DFL are valid.
-            unsafe { libc::signal(sig, disposition) };
+            let _ = crate::sys::set_raw_disposition(sig, disposition);
         }
         // SAFETY: `self.mask` is a valid sigset_t captured at start-up.
         let rc =
@@ -218,6 +198,16 @@ impl InheritedState {
         }
         Ok(())
     }
+}
+
+/// The signals whose disposition differs in the forked child from what
+/// tini-rs inherited: SIGTTIN, SIGTTOU, SIGCHLD and the C library's own
+/// (tini-rs changes them for itself) and SIGPIPE (std's spawn resets it to
+/// default in the child). Nothing else is ever changed.
+fn restored_signals() -> impl Iterator<Item = i32> {
+    [libc::SIGTTIN, libc::SIGTTOU, libc::SIGCHLD, libc::SIGPIPE]
+        .into_iter()
+        .chain((32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)))
 }
 
 /// Signals between the standard range and SIGRTMIN belong to the C library
@@ -242,28 +232,14 @@ pub fn ignore_libc_reserved_signals() {
 }
 
 /// Blocks every signal in the calling thread. Threads created afterwards
-/// inherit the mask, so only the thread that unblocks signals (the
-/// forwarder) ever runs a handler.
+/// inherit the mask; the forwarder takes the forwardable signals off the
+/// queue with sigwaitinfo, and no thread ever runs a handler.
 pub fn block_all_in_this_thread() {
     let mut all = MaybeUninit::<libc::sigset_t>::zeroed();
     // SAFETY: sigfillset initialises the set; pthread_sigmask reads it.
     unsafe {
         libc::sigfillset(all.as_mut_ptr());
         libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), std::ptr::null_mut());
-    }
-}
-
-/// Unblocks the given signals in the calling thread.
-pub fn unblock_in_this_thread(sigs: impl Iterator<Item = i32>) {
-    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
-    // SAFETY: the set is initialised by sigemptyset before use; the signal
-    // numbers come from `forwardable()` and are valid.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        for sig in sigs {
-            libc::sigaddset(set.as_mut_ptr(), sig);
-        }
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, set.as_ptr(), std::ptr::null_mut());
     }
 }
 

@@ -48,11 +48,16 @@ fn wait_for_line(path: &Path, needle: &str) -> String {
     text
 }
 
+/// Whether tini-rs logged reaping `pid`. The process leaves /proc at the
+/// moment of waitpid and the line is written just after, so wait for it.
 fn reaped_line(stderr: &Path, pid: i32) -> bool {
-    std::fs::read_to_string(stderr)
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.ends_with(&format!("Reaped zombie process with pid={pid}")))
+    let line = format!("Reaped zombie process with pid={pid}");
+    wait_until(LIMIT, || {
+        std::fs::read_to_string(stderr)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.ends_with(&line))
+    })
 }
 
 /// (a) A parent forks and exits at once. Its still-running child shows
