@@ -130,24 +130,38 @@ fn run() -> i32 {
         }
     };
 
-    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-    let stop_requests = config.grace_period.map(|_| events_tx.clone());
-    let started = forward::start(waitset, target, config.rewrite.clone(), stop_requests)
-        .and_then(|_| reaper::start(main_pid, config.warn_on_reap, events_tx.clone()));
-    if let Err(err) = started {
-        log::error!("cannot start a thread: {err}");
-        return 1;
-    }
-
-    let status = shutdown::Supervisor {
-        events,
-        events_tx,
-        main_pid,
-        main_pidfd,
-        warn_on_reap: config.warn_on_reap,
-        grace_period: config.grace_period,
-    }
-    .run();
+    let status = match config.grace_period {
+        // tini's behaviour: the main thread is the reaper, and tini-rs exits
+        // as soon as the main child is gone.
+        None => {
+            if let Err(err) = forward::start(waitset, target, config.rewrite.clone(), None) {
+                log::error!("cannot start the forwarder thread: {err}");
+                return 1;
+            }
+            reaper::reap_until_main_exits(main_pid, config.warn_on_reap)
+                .unwrap_or_else(shutdown::lost_main_status)
+        }
+        Some(grace) => {
+            let (events_tx, events) = std::sync::mpsc::channel::<Event>();
+            let started = forward::start(
+                waitset,
+                target,
+                config.rewrite.clone(),
+                Some(events_tx.clone()),
+            )
+            .and_then(|_| reaper::start(main_pid, config.warn_on_reap, events_tx));
+            if let Err(err) = started {
+                log::error!("cannot start a thread: {err}");
+                return 1;
+            }
+            shutdown::Supervisor {
+                events,
+                main_pid,
+                main_pidfd,
+            }
+            .with_grace_period(grace)
+        }
+    };
     let code = reaper::exit_code(status);
     if config.expected_codes[code as usize] {
         log::debug!("Main child exited with expected code {code}; reporting 0");

@@ -1,15 +1,40 @@
-//! The reaper: a thread blocked in waitpid(-1). One wake-up per exited
-//! process and nothing else: no polling, no SIGCHLD bookkeeping, so SIGCHLDs
-//! that the kernel coalesces can never lose an exit status.
+//! The reaper: blocks in waitpid(-1). One wake-up per exited process and
+//! nothing else: no polling, no SIGCHLD bookkeeping, so SIGCHLDs that the
+//! kernel coalesces can never lose an exit status.
+//!
+//! By default the main thread itself is the reaper (tini's behaviour needs
+//! nothing else, and a thread fewer is start-up time and memory saved);
+//! with a grace period it runs in its own thread while the main thread
+//! keeps the shutdown's clock.
 
 use crate::event::Event;
 use std::io;
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
-/// Starts the reaper. It reports the main child's exit and, when waitpid
-/// says there is no child left, [`Event::NoChildren`]. Start it only after
-/// the main child exists, so "no child" means "all gone".
+/// Reaps in the calling thread until the main child has exited, then reaps
+/// what has already exited too (tini does the same) and returns the main
+/// child's raw wait status. `None` if waitpid failed first.
+pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Option<i32> {
+    let mut main_status = None;
+    if let Some(err) = reap(main_pid, warn_on_reap, |status| {
+        main_status = Some(status);
+        true
+    }) {
+        log::error!("waitpid failed before the main child exited: {err}");
+        return None;
+    }
+    // Everything that has exited by now; the main child's pid is free from
+    // here on, so any pid seen is another process.
+    while let Ok(Some((pid, status))) = wait_any(libc::WNOHANG) {
+        report_other(pid, status, warn_on_reap);
+    }
+    main_status
+}
+
+/// Starts the reaper thread. It reports the main child's exit and, when
+/// waitpid says there is no child left, [`Event::NoChildren`]. Start it
+/// only after the main child exists, so "no child" means "all gone".
 pub fn start(
     main_pid: libc::pid_t,
     warn_on_reap: bool,
@@ -19,61 +44,57 @@ pub fn start(
         .name("reaper".into())
         .stack_size(crate::THREAD_STACK_SIZE)
         .spawn(move || {
-            // Once the main child is reaped its pid is free for reuse: a
-            // later process with the same number is just another orphan, and
-            // its status must not replace the main child's.
-            let mut main_pid = Some(main_pid);
-            loop {
-                match wait_any(0) {
-                    Ok(Some((pid, status))) => {
-                        if report(pid, status, main_pid, warn_on_reap, &events) {
-                            main_pid = None;
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(err) if err.raw_os_error() == Some(libc::ECHILD) => {
-                        let _ = events.send(Event::NoChildren);
-                        return;
-                    }
-                    Err(err) => {
-                        log::error!("waitpid failed: {err}; no more processes are reaped");
-                        return;
-                    }
+            let end = reap(main_pid, warn_on_reap, |status| {
+                let _ = events.send(Event::MainExited(status));
+                false
+            });
+            match end {
+                Some(err) if err.raw_os_error() == Some(libc::ECHILD) => {
+                    let _ = events.send(Event::NoChildren);
                 }
+                Some(err) => log::error!("waitpid failed: {err}; no more processes are reaped"),
+                None => {}
             }
         })
 }
 
-/// Reaps every process that has already exited, without blocking. Used on
-/// the way out when no grace period is set (tini does the same).
-/// The main child has been reaped by then, so every pid here is another
-/// process (possibly one that reused its pid).
-pub fn reap_already_exited(warn_on_reap: bool, events: &Sender<Event>) {
-    while let Ok(Some((pid, status))) = wait_any(libc::WNOHANG) {
-        report(pid, status, None, warn_on_reap, events);
+/// The reaping loop. Calls `on_main_exit` with the main child's raw status
+/// and stops if it returns true; otherwise runs until waitpid fails (ECHILD:
+/// no child left) and returns that error.
+fn reap(
+    main_pid: libc::pid_t,
+    warn_on_reap: bool,
+    mut on_main_exit: impl FnMut(i32) -> bool,
+) -> Option<io::Error> {
+    // Once the main child is reaped its pid is free for reuse: a later
+    // process with the same number is just another orphan, and its status
+    // must not replace the main child's.
+    let mut main_pid = Some(main_pid);
+    loop {
+        match wait_any(0) {
+            Ok(Some((pid, status))) if main_pid == Some(pid) => {
+                log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+                log::info!("Main child exited with status {}", exit_code(status));
+                main_pid = None;
+                if on_main_exit(status) {
+                    return None;
+                }
+            }
+            Ok(Some((pid, status))) => report_other(pid, status, warn_on_reap),
+            Ok(None) => {}
+            Err(err) => return Some(err),
+        }
     }
 }
 
-/// Logs one reaped process; true when it was the main child (reported to
-/// the main thread).
-fn report(
-    pid: libc::pid_t,
-    status: i32,
-    main_pid: Option<libc::pid_t>,
-    warn_on_reap: bool,
-    events: &Sender<Event>,
-) -> bool {
+/// Logs a reaped process that is not the main child.
+fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
-    if main_pid == Some(pid) {
-        log::info!("Main child exited with status {}", exit_code(status));
-        let _ = events.send(Event::MainExited(status));
-        return true;
-    } else if warn_on_reap {
+    if warn_on_reap {
         log::warn!("Reaped zombie process with pid={pid}");
     } else {
         log::debug!("Reaped zombie process with pid={pid}");
     }
-    false
 }
 
 /// One waitpid(-1) call, retried on EINTR. `Ok(None)` with WNOHANG when

@@ -1,6 +1,4 @@
-//! The end of tini-rs's life: wait for the main child, then either exit at
-//! once (tini's behaviour) or, with a grace period, shut every descendant
-//! down cleanly within a bounded time.
+//! A clean, bounded shutdown of every descendant (`--grace-period`).
 //!
 //! With `--grace-period T` the clock starts at the first of: SIGTERM/SIGINT
 //! received, or the main child exiting. While the main child lives the other
@@ -13,10 +11,9 @@
 //! tini-rs returns only when it reports that no child is left.
 
 use crate::event::Event;
-use crate::reaper;
 use crate::sys::{self, PidFd};
 use std::collections::{HashMap, HashSet};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// How often a subreaper looks for descendants it has not signalled yet.
@@ -24,39 +21,18 @@ const RESCAN_INTERVAL: Duration = Duration::from_millis(100);
 /// How often survivors of SIGKILL (new forks) are looked for after the deadline.
 const KILL_RESCAN_INTERVAL: Duration = Duration::from_millis(20);
 
+/// The main thread's side of a run with a grace period: it waits for the
+/// reaper's and the forwarder's events and keeps the clock.
 pub struct Supervisor {
     pub events: Receiver<Event>,
-    /// A sender on the same channel, for reaping on the way out.
-    pub events_tx: Sender<Event>,
     pub main_pid: libc::pid_t,
     pub main_pidfd: Option<PidFd>,
-    pub warn_on_reap: bool,
-    pub grace_period: Option<Duration>,
 }
 
 impl Supervisor {
-    /// Blocks until tini-rs should exit and returns the main child's raw
-    /// wait status.
-    pub fn run(self) -> i32 {
-        match self.grace_period {
-            None => self.until_main_exits(),
-            Some(grace) => self.with_grace_period(grace),
-        }
-    }
-
-    /// tini's way: when the main child is reaped, reap what has already
-    /// exited and go. As PID 1 the kernel then kills what is left; as a
-    /// subreaper our parent inherits it.
-    fn until_main_exits(self) -> i32 {
-        loop {
-            if let Ok(Event::MainExited(status)) = self.events.recv() {
-                reaper::reap_already_exited(self.warn_on_reap, &self.events_tx);
-                return status;
-            }
-        }
-    }
-
-    fn with_grace_period(self, grace: Duration) -> i32 {
+    /// Blocks until every descendant is gone and returns the main child's
+    /// raw wait status.
+    pub fn with_grace_period(self, grace: Duration) -> i32 {
         let mut shutdown: Option<Shutdown> = None;
         let mut main_status = None;
         loop {
@@ -90,7 +66,7 @@ impl Supervisor {
                     if let Some(s) = &shutdown {
                         s.report();
                     }
-                    return main_status.unwrap_or(0);
+                    return main_status.unwrap_or_else(lost_main_status);
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let Some(s) = &mut shutdown else { continue };
@@ -112,6 +88,13 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// The reaper stopped without ever seeing the main child exit: only
+/// possible if something else reaped it. Report a failure, never success.
+pub fn lost_main_status() -> i32 {
+    log::error!("The main child's exit status was lost; reporting failure (exit 1)");
+    1 << 8
 }
 
 /// The state of a shutdown in progress.
