@@ -1,12 +1,19 @@
 //! Spawns the main child: in its own process group, in the terminal's
 //! foreground when stdin is a terminal, with the signal state tini-rs
 //! inherited, and with tini's exit codes when exec fails.
+//!
+//! posix_spawn(3) does it all in the C library's vfork-style child: no copy
+//! of tini-rs's page tables, and the parent resumes as soon as the program
+//! is exec'd (or reports why it could not be). It cannot hand the child an
+//! ignored SIGCHLD while tini-rs itself needs it at default (or the kernel
+//! would reap the child before we could), so that rare start falls back to
+//! fork and exec, where the child ignores it again itself.
 
 use crate::signals::InheritedState;
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
 
 /// Why the main child could not be started, and the exit code that says so.
 #[derive(Debug)]
@@ -15,16 +22,24 @@ pub struct SpawnError {
     pub exit_code: i32,
 }
 
-/// Starts `program[0]` with `program[1..]` and returns its pid. The caller
-/// must have installed its signal handling already (a SIGTERM arriving
-/// between spawn and install would otherwise kill tini-rs and orphan the
-/// child) and must not be reaping yet (std waits for a child whose exec
-/// failed).
+unsafe extern "C" {
+    static environ: *const *mut libc::c_char;
+    /// glibc >= 2.35: make the child's process group the terminal's
+    /// foreground group, between setpgid and exec.
+    fn posix_spawn_file_actions_addtcsetpgrp_np(
+        actions: *mut libc::posix_spawn_file_actions_t,
+        fd: libc::c_int,
+    ) -> libc::c_int;
+}
+
+/// Starts `program[0]` (searched in PATH) with `program[1..]` and returns
+/// its pid. The caller must already block every signal (a SIGTERM arriving
+/// now would otherwise kill tini-rs and orphan the child).
 pub fn spawn(
     program: &[OsString],
     inherited: &'static InheritedState,
 ) -> Result<libc::pid_t, SpawnError> {
-    let (name, args) = program.split_first().ok_or_else(|| SpawnError {
+    let name = program.first().ok_or_else(|| SpawnError {
         message: "no program to run".to_string(),
         exit_code: 1,
     })?;
@@ -34,37 +49,153 @@ pub fn spawn(
             exit_code: 127,
         });
     }
-    let mut command = Command::new(name);
-    command.args(args).process_group(0);
-    // SAFETY: the closure runs between fork and exec; it calls only
-    // async-signal-safe functions (tcsetpgrp, getpid, signal,
-    // pthread_sigmask) and allocates nothing.
+    let shown = name.to_string_lossy();
+    if inherited.sigchld_ignored() {
+        return spawn_forked(program, inherited).map_err(|e| exec_error(&shown, e));
+    }
+    // Words from argv cannot hold a NUL byte; only a caller bug could.
+    let args: Vec<CString> = program
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| SpawnError {
+            message: format!("cannot run '{shown}': an argument contains a NUL byte"),
+            exit_code: 1,
+        })?;
+    let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    argv.push(std::ptr::null_mut());
+
+    let attr = Attributes::new(inherited).map_err(|e| exec_error(&shown, e))?;
+    let actions = FileActions::new(stdin_is_our_terminal()).map_err(|e| exec_error(&shown, e))?;
+    let mut pid = 0;
+    // SAFETY: every pointer is valid for the call: NUL-terminated strings in
+    // `args`, a NULL-terminated `argv`, initialised attributes and actions,
+    // and the process environment.
+    let rc = unsafe {
+        libc::posix_spawnp(
+            &mut pid,
+            args[0].as_ptr(),
+            &actions.0,
+            &attr.0,
+            argv.as_ptr(),
+            environ,
+        )
+    };
+    if rc != 0 {
+        return Err(exec_error(&shown, io::Error::from_raw_os_error(rc)));
+    }
+    Ok(pid)
+}
+
+/// The fork-and-exec way, for a start with SIGCHLD ignored.
+fn spawn_forked(
+    program: &[OsString],
+    inherited: &'static InheritedState,
+) -> io::Result<libc::pid_t> {
+    let take_terminal = stdin_is_our_terminal();
+    let mut command = std::process::Command::new(&program[0]);
+    command.args(&program[1..]).process_group(0);
+    // SAFETY: the closure runs between fork and exec and calls only
+    // async-signal-safe functions (tcsetpgrp, getpid, rt_sigaction,
+    // pthread_sigmask); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            take_terminal_foreground()?;
-            inherited.restore_in_child()
+            // tini-rs ignores SIGTTOU, and so does the child until the
+            // restore below: tcsetpgrp from a background group is allowed.
+            if take_terminal && libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            inherited.restore_in_forked_child()
         });
     }
-    match command.spawn() {
-        Ok(child) => Ok(child.id() as libc::pid_t),
-        Err(err) => Err(exec_error(&name.to_string_lossy(), err)),
+    Ok(command.spawn()?.id() as libc::pid_t)
+}
+
+/// posix_spawn attributes: own process group, the inherited signal mask,
+/// and back to default every signal tini-rs ignores but did not inherit
+/// ignored.
+struct Attributes(libc::posix_spawnattr_t);
+
+impl Attributes {
+    fn new(inherited: &InheritedState) -> io::Result<Self> {
+        let flags = libc::POSIX_SPAWN_SETPGROUP
+            | libc::POSIX_SPAWN_SETSIGMASK
+            | libc::POSIX_SPAWN_SETSIGDEF;
+        // SAFETY: init before any other use; the struct is then owned here
+        // and destroyed once on drop.
+        unsafe {
+            let mut attr = std::mem::zeroed();
+            check(libc::posix_spawnattr_init(&mut attr))?;
+            let attr = Attributes(attr);
+            let mut this = attr;
+            check(libc::posix_spawnattr_setflags(
+                &mut this.0,
+                flags as libc::c_short,
+            ))?;
+            check(libc::posix_spawnattr_setpgroup(&mut this.0, 0))?;
+            check(libc::posix_spawnattr_setsigmask(
+                &mut this.0,
+                inherited.mask(),
+            ))?;
+            check(libc::posix_spawnattr_setsigdefault(
+                &mut this.0,
+                inherited.default_in_child(),
+            ))?;
+            Ok(this)
+        }
     }
 }
 
-/// Makes the child's new process group the terminal's foreground group, so
-/// Ctrl-C reaches it and it may read the terminal. Not a terminal is fine.
-/// tini-rs ignores SIGTTOU, and the child still has that disposition here,
-/// so tcsetpgrp from a background group is not stopped.
-fn take_terminal_foreground() -> io::Result<()> {
-    // SAFETY: tcsetpgrp and getpid are async-signal-safe and take plain ints.
-    if unsafe { libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid()) } == 0 {
-        return Ok(());
+impl Drop for Attributes {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed once.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
     }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        // stdin is not a terminal, or not our controlling terminal: fine.
-        Some(libc::ENOTTY) | Some(libc::ENXIO) | Some(libc::EBADF) => Ok(()),
-        _ => Err(err),
+}
+
+/// posix_spawn file actions: at most one, taking the terminal.
+struct FileActions(libc::posix_spawn_file_actions_t);
+
+impl FileActions {
+    fn new(take_terminal: bool) -> io::Result<Self> {
+        // SAFETY: init before any other use; destroyed once on drop.
+        unsafe {
+            let mut actions = std::mem::zeroed();
+            check(libc::posix_spawn_file_actions_init(&mut actions))?;
+            let mut this = FileActions(actions);
+            if take_terminal {
+                check(posix_spawn_file_actions_addtcsetpgrp_np(
+                    &mut this.0,
+                    libc::STDIN_FILENO,
+                ))?;
+            }
+            Ok(this)
+        }
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+/// stdin is a terminal and it is our controlling terminal, so the child's
+/// group can become its foreground group (Ctrl-C reaches the child, and it
+/// may read). Anything else is fine: the child just does not take it.
+fn stdin_is_our_terminal() -> bool {
+    // SAFETY: tcgetpgrp takes a plain fd; it fails unless the fd is our
+    // controlling terminal.
+    let pgrp = unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) };
+    pgrp >= 0
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
     }
 }
 

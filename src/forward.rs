@@ -52,11 +52,7 @@ pub fn install() -> io::Result<WaitSet> {
         unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
     signals::ignore_libc_reserved_signals();
-    // Started with SIGCHLD ignored, the kernel would reap our children
-    // itself and waitpid could never report the main child's status. The
-    // child still gets the inherited disposition back (signals.rs).
-    // SAFETY: setting a standard signal to SIG_DFL.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    signals::stop_ignoring_sigchld();
     Ok(WaitSet(set))
 }
 

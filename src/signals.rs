@@ -154,41 +154,67 @@ impl RewriteTable {
 /// were (tini does this too; dumb-init and catatonit do not).
 pub struct InheritedState {
     mask: libc::sigset_t,
-    ignored: Vec<bool>,
+    /// The signals tini-rs changes for itself that it inherited ignored.
+    ignored: Vec<i32>,
+    /// The rest of them: the child puts these back to default.
+    default_in_child: libc::sigset_t,
 }
 
 impl InheritedState {
-    /// Reads the calling thread's mask and the disposition of every signal
-    /// in [`restored_signals`]. Call it before anything changes them.
+    /// Reads the calling thread's mask and the dispositions of the signals
+    /// tini-rs changes. Call it before anything changes them.
     pub fn capture() -> Self {
         let mut mask = MaybeUninit::<libc::sigset_t>::zeroed();
-        // SAFETY: a null new-set only queries; `mask` is valid writable memory.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), mask.as_mut_ptr()) };
-        // SAFETY: zero-initialised and then filled by pthread_sigmask; a
-        // zeroed sigset_t is the empty set in any case.
-        let mask = unsafe { mask.assume_init() };
-        let mut ignored = vec![false; max_signal() as usize + 1];
-        for sig in restored_signals() {
-            ignored[sig as usize] =
-                crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_IGN);
+        let mut default_in_child = MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: a null new-set only queries; both sets are valid writable
+        // memory, and a zeroed sigset_t is the empty set in any case.
+        let (mask, mut default_in_child) = unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), mask.as_mut_ptr());
+            libc::sigemptyset(default_in_child.as_mut_ptr());
+            (mask.assume_init(), default_in_child.assume_init())
+        };
+        let mut ignored = Vec::new();
+        for sig in changed_for_ourselves() {
+            if crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_IGN) {
+                ignored.push(sig);
+            } else {
+                add_any_signal(&mut default_in_child, sig);
+            }
         }
-        InheritedState { mask, ignored }
+        InheritedState {
+            mask,
+            ignored,
+            default_in_child,
+        }
     }
 
-    /// Puts back the inherited disposition of every signal in
-    /// [`restored_signals`], then the inherited mask. tini-rs installs no
-    /// handler, so every other signal still has the disposition it
-    /// inherited, and exec keeps it. Runs in the forked child before exec,
-    /// so it uses only async-signal-safe calls (raw rt_sigaction) and
+    /// The inherited signal mask.
+    pub fn mask(&self) -> &libc::sigset_t {
+        &self.mask
+    }
+
+    /// The signals to set back to default in the child.
+    pub fn default_in_child(&self) -> &libc::sigset_t {
+        &self.default_in_child
+    }
+
+    /// tini-rs was started with SIGCHLD ignored.
+    pub fn sigchld_ignored(&self) -> bool {
+        self.ignored.contains(&libc::SIGCHLD)
+    }
+
+    /// Puts back, in a forked child before exec, what posix_spawn's
+    /// attributes put back otherwise: every changed disposition, then the
+    /// mask. Async-signal-safe (raw rt_sigaction, pthread_sigmask), and
     /// allocates nothing.
-    pub fn restore_in_child(&self) -> std::io::Result<()> {
-        for sig in restored_signals() {
-            let disposition = if self.ignored[sig as usize] {
+    pub fn restore_in_forked_child(&self) -> std::io::Result<()> {
+        for sig in changed_for_ourselves() {
+            let disposition = if self.ignored.contains(&sig) {
                 libc::SIG_IGN
             } else {
                 libc::SIG_DFL
             };
-            let _ = crate::sys::set_raw_disposition(sig, disposition);
+            crate::sys::set_raw_disposition(sig, disposition)?;
         }
         // SAFETY: `self.mask` is a valid sigset_t captured at start-up.
         let rc =
@@ -200,14 +226,28 @@ impl InheritedState {
     }
 }
 
-/// The signals whose disposition differs in the forked child from what
-/// tini-rs inherited: SIGTTIN, SIGTTOU, SIGCHLD and the C library's own
-/// (tini-rs changes them for itself) and SIGPIPE (std's spawn resets it to
-/// default in the child). Nothing else is ever changed.
-fn restored_signals() -> impl Iterator<Item = i32> {
+/// The signals whose disposition may differ between tini-rs and what it
+/// inherited: SIGTTIN and SIGTTOU (ignored), the C library's own (ignored),
+/// SIGCHLD (default), and SIGPIPE (std's fork-based spawn resets it in the
+/// child). Every other disposition stays as inherited, and exec keeps it.
+fn changed_for_ourselves() -> impl Iterator<Item = i32> {
     [libc::SIGTTIN, libc::SIGTTOU, libc::SIGCHLD, libc::SIGPIPE]
         .into_iter()
         .chain((32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)))
+}
+
+/// sigaddset for any signal number: glibc's refuses its own 32 and 33, but
+/// the set is a plain bit array (bit N-1 for signal N) that posix_spawn
+/// reads bit by bit.
+fn add_any_signal(set: &mut libc::sigset_t, sig: i32) {
+    const WORD_BITS: usize = 8 * std::mem::size_of::<libc::c_ulong>();
+    const WORDS: usize =
+        std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
+    let bit = (sig - 1) as usize;
+    // SAFETY: sigset_t is an array of WORDS c_ulongs on Linux; `bit` is
+    // below SIGRTMAX, well inside it.
+    let words = unsafe { &mut *(set as *mut libc::sigset_t).cast::<[libc::c_ulong; WORDS]>() };
+    words[bit / WORD_BITS] |= 1 << (bit % WORD_BITS);
 }
 
 /// Signals between the standard range and SIGRTMIN belong to the C library
@@ -222,13 +262,21 @@ fn is_reserved_by_libc(sig: i32) -> bool {
 /// pthread_cancel) would terminate tini-rs: `kill -32 1` would take the
 /// container down and, outside one, orphan the child. tini-rs uses none of
 /// them, so it ignores those at default (the raw syscall; glibc refuses);
-/// the child gets the inherited disposition back in `restore_in_child`.
+/// the child gets the inherited disposition back (see [`InheritedState`]).
 pub fn ignore_libc_reserved_signals() {
     for sig in (32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)) {
         if crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_DFL) {
             let _ = crate::sys::set_raw_disposition(sig, libc::SIG_IGN);
         }
     }
+}
+
+/// Started with SIGCHLD ignored, the kernel would reap our children itself
+/// and waitpid could never report the main child's status. tini-rs sets it
+/// to default before spawning; the child gets it back ignored.
+pub fn stop_ignoring_sigchld() {
+    // SAFETY: setting a standard signal to SIG_DFL.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
 /// Blocks every signal in the calling thread. Threads created afterwards
