@@ -38,6 +38,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 UNSHARE = ["--pid", "--fork", "--mount-proc", "--kill-child"]
 APT_PACKAGES = ["tini", "dumb-init", "catatonit", "strace", "gcc"]  # tini ships tini-static
 
+# How the project builds its static binary (README.md, tests/run.sh, docker/).
+STATIC_RUSTFLAGS = "-C target-feature=+crt-static"
+
 PEERS = ["tini", "tini-static", "dumb-init", "catatonit"]
 OURS = ["tini-rs", "tini-rs-static"]
 NONE = "no init"
@@ -118,7 +121,7 @@ def percentile(values, p):
 # ---- set-up -----------------------------------------------------------------
 
 def ensure_peers(entries):
-    missing = [e for e in PEERS if not os.access(entries[e]["path"], os.X_OK)]
+    missing = [e for e in PEERS if e in entries and not os.access(entries[e]["path"], os.X_OK)]
     missing += [tool for tool in ["strace", "gcc"] if not shutil.which(tool)]
     if not missing:
         return
@@ -135,7 +138,7 @@ def build_tini_rs(args):
         return
     print("building tini-rs (release, dynamic and +crt-static)", file=sys.stderr)
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
-    env = dict(os.environ, RUSTFLAGS="-C target-feature=+crt-static")
+    env = dict(os.environ, RUSTFLAGS=STATIC_RUSTFLAGS)
     subprocess.run(["cargo", "build", "--release", "--quiet", "--target",
                     "x86_64-unknown-linux-gnu"], cwd=REPO, env=env, check=True)
 
@@ -157,10 +160,11 @@ def make_entries(args):
         NONE: {"path": None, "sep": [], "link": None},
     }
     for spec in args.variant:
-        name, _, path = spec.partition("=")
+        name, _, cmd = spec.partition("=")
+        path, *flags = cmd.split()
         if not name or not path:
-            sys.exit(f"--variant {spec!r}: expected NAME=PATH")
-        e[name] = {"path": os.path.abspath(path), "sep": ["--"], "link": "variant"}
+            sys.exit(f"--variant {spec!r}: expected NAME=PATH [OPTION...]")
+        e[name] = {"path": os.path.abspath(path), "sep": flags + ["--"], "link": "variant"}
         VARIANTS.append(name)
     for v in e.values():
         v["argv"] = [v["path"]] + v["sep"] if v["path"] else []
@@ -545,9 +549,9 @@ def ratios(label, vals, compare):
 
 def markdown(R):
     names = [n for n in PEERS + OURS + VARIANTS + [NONE]]
-    head = ("| metric | " + " | ".join(names) + " | tini-rs ÷ best peer | static ÷ best peer |"
-            + "".join(f" {v} ÷ best peer |" for v in VARIANTS))
-    lines = [head, "|" + "---|" * (len(names) + 3 + len(VARIANTS))]
+    head = ("| metric | " + " | ".join(names) + " |"
+            + "".join(f" {v} ÷ best peer |" for v in OURS + VARIANTS))
+    lines = [head, "|" + "---|" * (len(names) + 1 + len(OURS) + len(VARIANTS))]
     R["ratios"] = {}
     for label, vals, digits, compare in rows(R):
         rat = ratios(label, vals, compare)
@@ -626,14 +630,21 @@ def machine():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke test: seconds, small counts")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="rounds for reaping and the fork storm (default: 11 dead, 5 live, 5 storm)")
+    ap.add_argument("--signals", type=int, default=0,
+                    help="spaced SIGUSR1 per entry (default 1000; 50 with --quick)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"),
                     help="directory for results.md and results.json")
     ap.add_argument("--no-build", action="store_true", help="do not run cargo build")
     ap.add_argument("--tini-rs", default=os.path.join(REPO, "target/release/tini-rs"))
     ap.add_argument("--tini-rs-static", default=os.path.join(
         REPO, "target/x86_64-unknown-linux-gnu/release/tini-rs"))
-    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
-                    help="also measure this tini-compatible binary (e.g. a patched tini-rs)")
+    ap.add_argument("--variant", action="append", default=[], metavar="'NAME=PATH [OPTION...]'",
+                    help="also measure this tini-compatible binary (e.g. a patched tini-rs), "
+                         "run as PATH [OPTION...] -- PROGRAM")
+    ap.add_argument("--entries", default="",
+                    help="comma-separated subset of the entries (\"no init\" always runs)")
     ap.add_argument("--only", default="startup,idle,reap,signals,storm",
                     help="comma-separated subset of startup,idle,reap,signals,storm")
     args = ap.parse_args()
@@ -652,9 +663,19 @@ def main():
         cfg = dict(startup_rounds=5, startup_per_round=100, idle_rounds=3, idle_window_s=5.0,
                    reap_rounds=(11, 5), reap_count=10000, signal_count=1000, signal_spacing_us=1000, signal_loss_ms=500,
                    storm_rounds=5, storm_workers=4, storm_count=20000)
+    if args.signals:
+        cfg["signal_count"] = args.signals
+    if args.rounds:
+        cfg["reap_rounds"] = (args.rounds, args.rounds)
+        cfg["storm_rounds"] = args.rounds
     only = set(args.only.split(","))
 
     entries = make_entries(args)
+    if args.entries:
+        keep = set(args.entries.split(",")) | {NONE}
+        entries = {n: e for n, e in entries.items() if n in keep}
+        PEERS[:] = [p for p in PEERS if p in keep]
+        OURS[:] = [o for o in OURS if o in keep]
     ensure_peers(entries)
     build_tini_rs(args)
     for n, e in entries.items():
@@ -709,7 +730,8 @@ def main():
         R["targets"] = targets(R)
     except (KeyError, TypeError, ValueError) as err:
         R["targets"] = []
-        failures.append(f"targets: {type(err).__name__}: {err}")
+        if not args.entries:  # with a subset of entries, some cannot be judged
+            failures.append(f"targets: {type(err).__name__}: {err}")
     R["failures"] = failures
     md = [f"tini-rs benchmark, {R['date']}, `{R['command']}` ({R['elapsed_s']} s)", "",
           "Median over rounds (min–max of the rounds); ratio = tini-rs ÷ best peer "
