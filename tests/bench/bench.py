@@ -657,11 +657,11 @@ def main():
 
     if args.quick:
         cfg = dict(startup_rounds=2, startup_per_round=10, idle_rounds=1, idle_window_s=1.0,
-                   reap_rounds=(1, 1), reap_count=500, signal_count=50, signal_spacing_us=200, signal_loss_ms=100,
+                   reap_rounds=(1, 1), reap_count=500, signal_count=50, signal_spacing_us=200, signal_loss_ms=1000,
                    storm_rounds=1, storm_workers=2, storm_count=1000)
     else:
         cfg = dict(startup_rounds=5, startup_per_round=100, idle_rounds=3, idle_window_s=5.0,
-                   reap_rounds=(11, 5), reap_count=10000, signal_count=1000, signal_spacing_us=1000, signal_loss_ms=500,
+                   reap_rounds=(11, 5), reap_count=10000, signal_count=1000, signal_spacing_us=1000, signal_loss_ms=1000,
                    storm_rounds=5, storm_workers=4, storm_count=20000)
     if args.signals:
         cfg["signal_count"] = args.signals
