@@ -85,7 +85,7 @@ fn check_static(path: &Path) -> Result<(), String> {
         if u32::from_le_bytes([kind[0], kind[1], kind[2], kind[3]]) == PT_INTERP {
             return Err(format!(
                 "{} is dynamically linked; build it with \
-                 RUSTFLAGS='-C target-feature=+crt-static' (busybox: apt-get install busybox-static)",
+                 RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' (busybox: apt-get install busybox-static)",
                 path.display()
             ));
         }

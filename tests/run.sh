@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The static binary goes into the container images.
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu
+RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' cargo build --release --target x86_64-unknown-linux-gnu
 export TINI_RS_STATIC="$PWD/target/x86_64-unknown-linux-gnu/release/tini-rs"
 
 engine_dir=$(mktemp -d /tmp/tini-rs-engine.XXXXXX)

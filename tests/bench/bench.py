@@ -39,7 +39,7 @@ UNSHARE = ["--pid", "--fork", "--mount-proc", "--kill-child"]
 APT_PACKAGES = ["tini", "dumb-init", "catatonit", "strace", "gcc"]  # tini ships tini-static
 
 # How the project builds its static binary (README.md, tests/run.sh, docker/).
-STATIC_RUSTFLAGS = "-C target-feature=+crt-static"
+STATIC_RUSTFLAGS = "-C target-feature=+crt-static -C relocation-model=static"
 
 PEERS = ["tini", "tini-static", "dumb-init", "catatonit"]
 OURS = ["tini-rs", "tini-rs-static"]
