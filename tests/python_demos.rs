@@ -81,16 +81,9 @@ fn orphan_demo_child_is_adopted_then_reaped() {
     assert_eq!(number_after(&out, "adopted by "), tini_rs.pid(), "{out}");
 
     wait_for_line(&dir.file("stdout"), ": exiting");
-    let reaped = wait_until(LIMIT, || status_field(child, "State").is_none());
-    assert!(reaped, "child {child}: {:?}", status_field(child, "State"));
+    assert_reaped(child, LIMIT);
     assert!(reaped_line(&dir.file("stderr"), child));
-
-    assert!(
-        tini_rs.wait(Duration::ZERO).is_none(),
-        "tini-rs exited early"
-    );
-    tini_rs.signal(libc::SIGTERM);
-    assert_eq!(tini_rs.exit_code(LIMIT), 128 + libc::SIGTERM);
+    assert_running_then_terminate(&mut tini_rs, LIMIT);
 }
 
 /// (a) again with tini-rs as PID 1 of a namespace: the child's new parent is

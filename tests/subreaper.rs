@@ -46,20 +46,9 @@ fn orphan_is_adopted_and_reaped(configure: impl FnOnce(&mut Command)) {
         "orphan {orphan} has PPid {ppid:?}, not tini-rs {}",
         tini_rs.pid()
     );
-    let reaped = wait_until(LIMIT, || status_field(orphan, "State").is_none());
-    assert!(
-        reaped,
-        "orphan {orphan} not reaped: state {:?}",
-        status_field(orphan, "State")
-    );
-    assert!(
-        tini_rs.wait(Duration::ZERO).is_none(),
-        "tini-rs exited early"
-    );
-
+    assert_reaped(orphan, LIMIT);
     // The main child (sleep) has no handler: SIGTERM forwarded ends it.
-    tini_rs.signal(libc::SIGTERM);
-    assert_eq!(tini_rs.exit_code(LIMIT), 128 + libc::SIGTERM);
+    assert_running_then_terminate(&mut tini_rs, LIMIT);
 }
 
 #[test]

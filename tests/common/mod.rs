@@ -306,3 +306,24 @@ pub fn wait_for_text(path: &std::path::Path, needle: &str, limit: Duration) -> S
     );
     text
 }
+
+/// Waits until `pid` has left /proc (reaped), failing with its last state.
+pub fn assert_reaped(pid: i32, limit: Duration) {
+    let reaped = wait_until(limit, || status_field(pid, "State").is_none());
+    assert!(
+        reaped,
+        "{pid} not reaped: state {:?}",
+        status_field(pid, "State")
+    );
+}
+
+/// tini-rs must still be running; SIGTERM, forwarded to a main child that
+/// has no handler, then ends both with 143.
+pub fn assert_running_then_terminate(tini_rs: &mut Running, limit: Duration) {
+    assert!(
+        tini_rs.wait(Duration::ZERO).is_none(),
+        "tini-rs exited early"
+    );
+    tini_rs.signal(libc::SIGTERM);
+    assert_eq!(tini_rs.exit_code(limit), 128 + libc::SIGTERM);
+}
