@@ -73,6 +73,8 @@ fn run() -> i32 {
             return 1;
         }
         log::debug!("Registered as child subreaper");
+    } else if !is_pid1 && nix::sys::prctl::get_child_subreaper().unwrap_or(false) {
+        log::debug!("Child subreaper bit inherited from the parent; orphans come to tini-rs");
     } else if !is_pid1 {
         log::warn!(
             "tini-rs is not PID 1 and not a child subreaper, so orphans are not re-parented to it \
