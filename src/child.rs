@@ -4,7 +4,9 @@
 //!
 //! posix_spawn(3) does it all in the C library's vfork-style child: no copy
 //! of tini-rs's page tables, and the parent resumes as soon as the program
-//! is exec'd (or reports why it could not be). It cannot hand the child an
+//! is exec'd (or reports why it could not be). Unlike execvp(3), which tini
+//! uses, glibc's posix_spawnp does not run a file without a `#!` line
+//! through /bin/sh, so tini-rs does that itself. It cannot hand the child an
 //! ignored SIGCHLD while tini-rs itself needs it at default (or the kernel
 //! would reap the child before we could), so that rare start falls back to
 //! fork and exec, where the child ignores it again itself.
@@ -14,6 +16,7 @@ use std::ffi::{CString, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 
 /// Why the main child could not be started, and the exit code that says so.
 #[derive(Debug)]
@@ -62,11 +65,45 @@ pub fn spawn(
             message: format!("cannot run '{shown}': an argument contains a NUL byte"),
             exit_code: 1,
         })?;
-    let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-    argv.push(std::ptr::null_mut());
 
     let attr = Attributes::new(inherited).map_err(|e| exec_error(&shown, e))?;
-    let actions = FileActions::new(stdin_is_our_terminal()).map_err(|e| exec_error(&shown, e))?;
+    let take_terminal = stdin_is_our_terminal();
+    let spawned = match posix_spawnp(&args, &attr, take_terminal) {
+        // Only the terminal step can fail with these (execve never does);
+        // like tini, go on without the terminal. Nothing was started.
+        Err(err) if take_terminal && is_no_terminal(&err) => {
+            log::debug!(
+                "Cannot make the main child the terminal's foreground group ({err}); going on without"
+            );
+            posix_spawnp(&args, &attr, false)
+        }
+        other => other,
+    };
+    match spawned {
+        // A file without `#!` that the kernel will not run: like execvp,
+        // run it with /bin/sh, `sh FILE ARGS...`.
+        Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
+            let Some(file) = resolve_in_path(name) else {
+                return Err(exec_error(&shown, err));
+            };
+            let mut sh_args = vec![CString::from(c"/bin/sh"), path_cstring(&file)?];
+            sh_args.extend_from_slice(&args[1..]);
+            posix_spawnp(&sh_args, &attr, take_terminal).map_err(|e| exec_error(&shown, e))
+        }
+        other => other.map_err(|e| exec_error(&shown, e)),
+    }
+}
+
+/// One posix_spawnp(3) of `args` (a program found in PATH, then its
+/// arguments) with tini-rs's environment.
+fn posix_spawnp(
+    args: &[CString],
+    attr: &Attributes,
+    take_terminal: bool,
+) -> io::Result<libc::pid_t> {
+    let actions = FileActions::new(take_terminal)?;
+    let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    argv.push(std::ptr::null_mut());
     let mut pid = 0;
     // SAFETY: every pointer is valid for the call: NUL-terminated strings in
     // `args`, a NULL-terminated `argv`, initialised attributes and actions,
@@ -81,10 +118,48 @@ pub fn spawn(
             environ,
         )
     };
-    if rc != 0 {
-        return Err(exec_error(&shown, io::Error::from_raw_os_error(rc)));
-    }
+    check_returned_errno(rc)?;
     Ok(pid)
+}
+
+/// The errors tcsetpgrp gives for "not our terminal" (ENXIO on some
+/// systems); tini goes on without the terminal after either.
+fn is_no_terminal(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENOTTY) | Some(libc::ENXIO))
+}
+
+/// The file posix_spawnp ran for `name`: `name` itself when it has a `/`,
+/// else the first executable regular file named `name` in PATH (glibc's
+/// default path when PATH is unset), as the search found it.
+fn resolve_in_path(name: &OsString) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.as_bytes().contains(&b'/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| {
+            // An empty entry means the current directory.
+            if dir.as_os_str().is_empty() {
+                PathBuf::from(".").join(name)
+            } else {
+                dir.join(name)
+            }
+        })
+        .find(|file| {
+            std::fs::metadata(file)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| SpawnError {
+        message: format!(
+            "cannot run '{}': the path contains a NUL byte",
+            path.display()
+        ),
+        exit_code: 1,
+    })
 }
 
 /// The fork-and-exec way, for a start with SIGCHLD ignored.
@@ -103,7 +178,11 @@ fn spawn_forked(
             // tini-rs ignores SIGTTOU, and so does the child until the
             // restore below: tcsetpgrp from a background group is allowed.
             if take_terminal && libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid()) != 0 {
-                return Err(io::Error::last_os_error());
+                let err = io::Error::last_os_error();
+                // Like tini: without the terminal is fine; anything else is not.
+                if !is_no_terminal(&err) {
+                    return Err(err);
+                }
             }
             inherited.restore_in_forked_child()
         });
@@ -125,19 +204,19 @@ impl Attributes {
         // and destroyed once on drop.
         unsafe {
             let mut attr = std::mem::zeroed();
-            check(libc::posix_spawnattr_init(&mut attr))?;
+            check_returned_errno(libc::posix_spawnattr_init(&mut attr))?;
             let attr = Attributes(attr);
             let mut this = attr;
-            check(libc::posix_spawnattr_setflags(
+            check_returned_errno(libc::posix_spawnattr_setflags(
                 &mut this.0,
                 flags as libc::c_short,
             ))?;
-            check(libc::posix_spawnattr_setpgroup(&mut this.0, 0))?;
-            check(libc::posix_spawnattr_setsigmask(
+            check_returned_errno(libc::posix_spawnattr_setpgroup(&mut this.0, 0))?;
+            check_returned_errno(libc::posix_spawnattr_setsigmask(
                 &mut this.0,
                 inherited.mask(),
             ))?;
-            check(libc::posix_spawnattr_setsigdefault(
+            check_returned_errno(libc::posix_spawnattr_setsigdefault(
                 &mut this.0,
                 inherited.default_in_child(),
             ))?;
@@ -161,10 +240,10 @@ impl FileActions {
         // SAFETY: init before any other use; destroyed once on drop.
         unsafe {
             let mut actions = std::mem::zeroed();
-            check(libc::posix_spawn_file_actions_init(&mut actions))?;
+            check_returned_errno(libc::posix_spawn_file_actions_init(&mut actions))?;
             let mut this = FileActions(actions);
             if take_terminal {
-                check(posix_spawn_file_actions_addtcsetpgrp_np(
+                check_returned_errno(posix_spawn_file_actions_addtcsetpgrp_np(
                     &mut this.0,
                     libc::STDIN_FILENO,
                 ))?;
@@ -181,17 +260,19 @@ impl Drop for FileActions {
     }
 }
 
-/// stdin is a terminal and it is our controlling terminal, so the child's
-/// group can become its foreground group (Ctrl-C reaches the child, and it
-/// may read). Anything else is fine: the child just does not take it.
+/// stdin is a terminal whose session is ours, so it is our controlling
+/// terminal and the child's group can become its foreground group (Ctrl-C
+/// reaches the child, and it may read). That is exactly what tcsetpgrp
+/// requires; tcgetpgrp alone also succeeds on a pty's master side, where
+/// tcsetpgrp then fails. Anything else is fine: the child just does not
+/// take the terminal.
 fn stdin_is_our_terminal() -> bool {
-    // SAFETY: tcgetpgrp takes a plain fd; it fails unless the fd is our
-    // controlling terminal.
-    let pgrp = unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) };
-    pgrp >= 0
+    let terminal_session = nix::sys::termios::tcgetsid(std::io::stdin());
+    terminal_session.is_ok_and(|sid| nix::unistd::getsid(None).is_ok_and(|ours| ours == sid))
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
+/// posix_spawn's functions return the error number itself (0 = success).
+fn check_returned_errno(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
         Ok(())
     } else {
@@ -200,11 +281,12 @@ fn check(rc: libc::c_int) -> io::Result<()> {
 }
 
 /// tini's exit codes for a failed exec: 127 not found, 126 found but not
-/// executable (or a directory), 1 anything else.
+/// executable (or a directory), 1 anything else; the message names the
+/// real cause.
 fn exec_error(name: &str, err: io::Error) -> SpawnError {
     let exit_code = match err.raw_os_error() {
-        Some(libc::ENOENT) | Some(libc::ENOTDIR) => 127,
-        Some(libc::EACCES) | Some(libc::EISDIR) | Some(libc::ENOEXEC) | Some(libc::EPERM) => 126,
+        Some(libc::ENOENT) => 127,
+        Some(libc::EACCES) => 126,
         _ => 1,
     };
     // execve says EACCES for a directory; name the real problem.

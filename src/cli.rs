@@ -155,6 +155,13 @@ pub fn parse(
                         let sig = signals::parse(&value).ok_or_else(|| {
                             UsageError(format!("invalid signal '{value}' for -p"))
                         })?;
+                        // -p's signal is passed on to the child; one tini-rs
+                        // never forwards would do nothing, or kill tini-rs.
+                        if !signals::is_forwardable(sig) {
+                            return Err(UsageError(format!(
+                                "signal '{value}' for -p is one tini-rs never passes on"
+                            )));
+                        }
                         config.parent_death_signal = Some(sig);
                     }
                     break;
@@ -332,6 +339,9 @@ mod tests {
             (&["-e", "-1", "true"][..], "-1"),
             (&["-e", "abc", "true"][..], "abc"),
             (&["-p", "BOGUS", "true"][..], "BOGUS"),
+            (&["-p", "SIGKILL", "true"][..], "SIGKILL"),
+            (&["-p", "CHLD", "true"][..], "CHLD"),
+            (&["-p", "11", "true"][..], "'11'"),
             (&["--grace-period", "-1", "true"][..], "-1"),
             (&["--grace-period", "inf", "true"][..], "inf"),
             (&["--grace-period", "NaN", "true"][..], "NaN"),

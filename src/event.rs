@@ -8,4 +8,7 @@ pub enum Event {
     StopRequested,
     /// tini-rs has no child left at all, so no descendant either.
     NoChildren,
+    /// waitpid failed with something other than "no child": nothing more
+    /// can be reaped, and waiting on would be waiting forever.
+    ReaperFailed,
 }

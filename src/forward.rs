@@ -14,94 +14,117 @@ use crate::signals::{self, RewriteTable};
 use crate::sys::{self, PidFd};
 use std::io;
 use std::mem::MaybeUninit;
-use std::sync::mpsc::Sender;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Sender, channel};
 
 /// The set of signals the forwarder waits for: every forwardable one.
 pub struct WaitSet(libc::sigset_t);
+
+impl WaitSet {
+    /// Every forwardable signal. Raw libc: nix's `SigSet::add` takes a
+    /// `Signal`, which has no real-time signals.
+    pub fn forwardable() -> WaitSet {
+        let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: sigemptyset initialises the set; sigaddset gets signal
+        // numbers from `forwardable()`, which are all valid.
+        let set = unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            for sig in signals::forwardable() {
+                libc::sigaddset(set.as_mut_ptr(), sig);
+            }
+            set.assume_init()
+        };
+        WaitSet(set)
+    }
+}
 
 /// Where forwarded signals go.
 pub enum Target {
     /// The main child itself, through its pidfd.
     Process(PidFd),
-    /// The main child by pid, on kernels without pidfds (before 5.3).
+    /// The main child by pid, where pidfds are missing (kernels before 5.3,
+    /// seccomp profiles that deny pidfd_open).
     ProcessByPid(libc::pid_t),
     /// The main child's process group (`-g`).
     Group(libc::pid_t),
 }
 
-/// Makes SIGTTIN and SIGTTOU ignored, the C library's own signals ignored
-/// and SIGCHLD default, and returns the set the forwarder waits for. The
-/// caller must have blocked every signal in this thread before starting any
-/// other (main.rs does): from then on no forwardable signal can kill
-/// tini-rs, and whatever arrives before the forwarder runs waits in the
-/// kernel's queue.
-pub fn install() -> io::Result<WaitSet> {
-    let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
-    // SAFETY: sigemptyset initialises the set; sigaddset gets signal
-    // numbers from `forwardable()`, which are all valid.
-    let set = unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        for sig in signals::forwardable() {
-            libc::sigaddset(set.as_mut_ptr(), sig);
+impl Target {
+    /// For the debug log.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Process(_) => "the main child, through its pidfd".to_string(),
+            Target::ProcessByPid(pid) => format!("the main child by pid {pid} (no pidfd)"),
+            Target::Group(pgid) => format!("the main child's process group {pgid} (-g)"),
         }
-        set.assume_init()
-    };
-    for sig in [libc::SIGTTIN, libc::SIGTTOU] {
-        // SAFETY: setting a standard signal to SIG_IGN.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
     }
-    signals::ignore_libc_reserved_signals();
-    signals::stop_ignoring_sigchld();
-    Ok(WaitSet(set))
+}
+
+/// The running forwarder, waiting to learn where signals go. Signals that
+/// arrive meanwhile wait in the kernel's queue.
+pub struct Forwarder {
+    target: Sender<Target>,
+}
+
+impl Forwarder {
+    /// From now on, signals go to `target`.
+    pub fn aim(self, target: Target) {
+        // Only fails if the thread is gone, which it never is by itself.
+        let _ = self.target.send(target);
+    }
 }
 
 /// The SIGPIPE the kernel raises when tini-rs itself writes to a stderr
 /// whose reader is gone. Passing that on would hand the child a signal
 /// nobody sent it. The kernel marks it as sent by us (SI_USER, our pid); a
-/// SIGPIPE someone else sends is forwarded as usual.
+/// SIGPIPE someone else sends, or that tini-rs re-raises for `-p` (with
+/// sigqueue: SI_QUEUE), is forwarded as usual.
 fn caused_by_ourselves(sig: i32, info: &libc::siginfo_t) -> bool {
-    // SAFETY: si_pid is valid to read for the user-sent codes (<= 0).
+    // SAFETY: si_pid is valid to read for SI_USER.
     sig == libc::SIGPIPE
-        && info.si_code <= 0
+        && info.si_code == libc::SI_USER
         && unsafe { info.si_pid() } == std::process::id() as libc::pid_t
 }
 
-/// Starts the forwarder thread. With `stop_requests`, SIGTERM and SIGINT
-/// (before rewriting) are also reported to the main thread, which starts the
-/// grace period.
+/// Starts the forwarder thread; it forwards once [`Forwarder::aim`] says
+/// where to. Start it before the main child exists: if the thread cannot
+/// start, nothing is left behind. With `stop_requests`, SIGTERM and SIGINT
+/// (before rewriting) are also reported to the main thread, which starts
+/// the grace period; one that `--rewrite` drops is not a request to stop.
 pub fn start(
     waitset: WaitSet,
-    target: Target,
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
-) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("forwarder".into())
-        .stack_size(crate::THREAD_STACK_SIZE)
-        .spawn(move || {
-            loop {
-                let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
-                // SAFETY: a valid set, and room for the siginfo the kernel
-                // writes. The signals are blocked here as everywhere, as
-                // sigwaitinfo requires.
-                let sig = unsafe { libc::sigwaitinfo(&waitset.0, info.as_mut_ptr()) };
-                if sig < 0 {
-                    // EINTR (a stop and continue) is the only error possible.
-                    continue;
-                }
-                // SAFETY: filled in by the successful sigwaitinfo.
-                if caused_by_ourselves(sig, unsafe { info.assume_init_ref() }) {
-                    continue;
-                }
-                if let Some(tx) = &stop_requests
-                    && (sig == libc::SIGTERM || sig == libc::SIGINT)
-                {
-                    let _ = tx.send(Event::StopRequested);
-                }
-                forward(sig, &target, &rewrite);
+) -> io::Result<Forwarder> {
+    let (target_tx, target_rx) = channel::<Target>();
+    crate::threads::start("forwarder", move || {
+        let Ok(target) = target_rx.recv() else {
+            return;
+        };
+        loop {
+            let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+            // SAFETY: a valid set, and room for the siginfo the kernel
+            // writes. The signals are blocked here as everywhere, as
+            // sigwaitinfo requires. Raw libc: nix's sigwait gives no siginfo
+            // and no real-time signals.
+            let sig = unsafe { libc::sigwaitinfo(&waitset.0, info.as_mut_ptr()) };
+            if sig < 0 {
+                // EINTR (a stop and continue) is the only error possible.
+                continue;
             }
-        })
+            // SAFETY: filled in by the successful sigwaitinfo.
+            if caused_by_ourselves(sig, unsafe { info.assume_init_ref() }) {
+                continue;
+            }
+            if let Some(tx) = &stop_requests
+                && (sig == libc::SIGTERM || sig == libc::SIGINT)
+                && rewrite.map(sig).is_some()
+            {
+                let _ = tx.send(Event::StopRequested);
+            }
+            forward(sig, &target, &rewrite);
+        }
+    })?;
+    Ok(Forwarder { target: target_tx })
 }
 
 fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
@@ -133,5 +156,67 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
                 signals::name(out)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In a forked child (single-threaded, so the signal is surely taken by
+    /// sigwaitinfo here): blocks SIGPIPE, lets `send` raise it, and tells
+    /// whether the forwarder would take it for our own broken-stderr SIGPIPE.
+    fn seen_as_self_caused(send: fn()) -> bool {
+        // SAFETY: the child makes only async-signal-safe calls (sigprocmask,
+        // getpid, kill/sigqueue/write, sigwaitinfo, _exit) and never returns.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: plain signal-set calls and syscalls on our own memory.
+            unsafe {
+                let mut set = std::mem::zeroed::<libc::sigset_t>();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGPIPE);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                send();
+                let mut info = std::mem::zeroed::<libc::siginfo_t>();
+                let sig = libc::sigwaitinfo(&set, &mut info);
+                let code = if sig != libc::SIGPIPE {
+                    3
+                } else if caused_by_ourselves(sig, &info) {
+                    1
+                } else {
+                    0
+                };
+                libc::_exit(code);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child forked above.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        match libc::WEXITSTATUS(status) {
+            0 => false,
+            1 => true,
+            other => panic!("child failed with {other}"),
+        }
+    }
+
+    #[test]
+    fn own_broken_pipe_is_not_forwarded_but_a_reraised_sigpipe_is() {
+        // A write to a pipe without a reader: the kernel's own SIGPIPE.
+        assert!(seen_as_self_caused(|| {
+            let mut fds = [0; 2];
+            // SAFETY: pipe/close/write on descriptors this child owns.
+            unsafe {
+                libc::pipe(fds.as_mut_ptr());
+                libc::close(fds[0]);
+                libc::write(fds[1], b"x".as_ptr().cast(), 1);
+            }
+        }));
+        // What main.rs does for `-p SIGPIPE` when the parent is already gone.
+        assert!(!seen_as_self_caused(|| {
+            let _ = sys::send_to_ourselves(libc::SIGPIPE);
+        }));
     }
 }

@@ -15,20 +15,18 @@ mod cli;
 mod event;
 mod forward;
 mod logging;
+mod procfs;
 mod reaper;
 mod shutdown;
 mod signals;
 mod sys;
+mod threads;
 
-use cli::Action;
+use cli::{Action, Config};
 use event::Event;
 use signals::InheritedState;
 use std::io::Write;
 use std::sync::OnceLock;
-
-/// Stack for the forwarder and reaper threads: they only log and make
-/// syscalls, and untouched stack costs nothing but address space.
-pub const THREAD_STACK_SIZE: usize = 64 * 1024;
 
 static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 
@@ -47,8 +45,9 @@ fn run() -> i32 {
     // Before anything touches signals: what the child must get back.
     let inherited = INHERITED.get_or_init(InheritedState::capture);
     // Every thread keeps all signals blocked; the forwarder takes the
-    // forwardable ones off the queue with sigwaitinfo.
-    signals::block_all_in_this_thread();
+    // forwardable ones off the queue with sigwaitinfo. Before this, a
+    // SIGTERM would kill tini-rs with the default action.
+    let blocked = signals::block_all_in_this_thread();
 
     let config = match cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
         Ok(Action::Run(config)) => config,
@@ -65,61 +64,114 @@ fn run() -> i32 {
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
+    if let Err(err) = blocked.and_then(|_| signals::take_over_dispositions()) {
+        log::error!("cannot set up signal handling: {err}");
+        return 1;
+    }
+    if let Err(err) = set_up_reaping(config.subreaper) {
+        log::error!("cannot register as child subreaper: {err}");
+        return 1;
+    }
+    if let Some(sig) = config.parent_death_signal
+        && let Err(err) = set_up_parent_death_signal(sig)
+    {
+        log::error!(
+            "cannot set the parent-death signal {}: {err}",
+            signals::name(sig)
+        );
+        return 1;
+    }
+    log::debug!(
+        "Signals never forwarded: {}",
+        signals::names(signals::never_forwarded())
+    );
+    log::debug!("The main child gets {}", inherited.describe());
 
-    let is_pid1 = std::process::id() == 1;
-    if config.subreaper && !is_pid1 {
-        if let Err(err) = sys::become_subreaper() {
-            log::error!("cannot register as child subreaper: {err}");
-            return 1;
+    match run_main_child(&config, inherited) {
+        // Only the main child's own status can become 0 through -e; a lost
+        // status or a program that could not start never does.
+        Ok(Some(status)) => {
+            let code = reaper::exit_code(status);
+            if config.expected_codes[code as usize] {
+                log::debug!("Main child exited with expected code {code}; reporting 0");
+                return 0;
+            }
+            code
         }
-        log::debug!("Registered as child subreaper");
-    } else if !is_pid1 && nix::sys::prctl::get_child_subreaper().unwrap_or(false) {
+        Ok(None) => {
+            log::error!("The main child's exit status was lost; reporting failure (exit 1)");
+            1
+        }
+        Err(code) => code,
+    }
+}
+
+/// Makes sure orphans come to tini-rs, and says how (or warns that they
+/// will not).
+fn set_up_reaping(subreaper_asked: bool) -> std::io::Result<()> {
+    if sys::is_pid1() {
+        log::debug!("Running as PID 1: the kernel re-parents orphans to tini-rs");
+    } else if sys::is_subreaper() {
         log::debug!("Child subreaper bit inherited from the parent; orphans come to tini-rs");
-    } else if !is_pid1 {
+    } else if subreaper_asked {
+        sys::become_subreaper()?;
+        log::debug!("Registered as child subreaper");
+    } else {
         log::warn!(
             "tini-rs is not PID 1 and not a child subreaper, so orphans are not re-parented to it \
              and zombie reaping won't work. Fix: pass -s or set TINI_SUBREAPER, or run it as PID 1."
         );
     }
+    Ok(())
+}
 
-    let waitset = match forward::install() {
-        Ok(set) => set,
-        Err(err) => {
-            log::error!("cannot set up signal handling: {err}");
-            return 1;
-        }
-    };
-    if let Some(sig) = config.parent_death_signal {
-        let parent = std::os::unix::process::parent_id();
-        if let Err(err) = sys::set_parent_death_signal(sig) {
-            log::error!(
-                "cannot set the parent-death signal {}: {err}",
-                signals::name(sig)
-            );
-            return 1;
-        }
-        // The parent may have died before prctl took effect.
-        if std::os::unix::process::parent_id() != parent {
-            // SAFETY: raise(3) with a valid signal that now has our handler.
-            unsafe { libc::kill(std::process::id() as libc::pid_t, sig) };
-        }
+/// `-p`: asks the kernel for `sig` when our parent dies. A parent that died
+/// before the request took effect would never trigger it, so then the
+/// signal is sent at once, as a signal from outside that the forwarder
+/// passes on.
+fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
+    let parent = std::os::unix::process::parent_id();
+    sys::set_parent_death_signal(sig)?;
+    if std::os::unix::process::parent_id() != parent {
+        log::debug!(
+            "Parent died before -p took effect; sending {} now",
+            signals::name(sig)
+        );
+        sys::send_to_ourselves(sig)?;
     }
+    Ok(())
+}
 
-    let main_pid = match child::spawn(&config.program, inherited) {
-        Ok(pid) => pid,
-        Err(err) => {
-            log::error!("{}", err.message);
-            // The one error a user must see even at verbosity 0 is already
-            // an error-level line; nothing else to say.
-            return err.exit_code;
-        }
+/// Starts the helper threads, then the main child, and waits: returns its
+/// raw wait status (`None` if it was lost), or the exit code that says why
+/// it could not run. Threads start first, since one that fails to start
+/// after the child exists would leave the child running on, orphaned.
+fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
+    let waitset = forward::WaitSet::forwardable();
+    let rewrite = config.rewrite.clone();
+    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
+    let threads = match config.grace_period {
+        // tini's behaviour: the main thread is the reaper.
+        None => forward::start(waitset, rewrite, None).map(|f| (f, None)),
+        Some(_) => forward::start(waitset, rewrite, Some(events_tx.clone()))
+            .and_then(|f| reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some(r)))),
     };
-    log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
+    let (forwarder, reaper) = threads.map_err(|err| {
+        log::error!("cannot start a thread: {err}");
+        1
+    })?;
 
+    let main_pid = child::spawn(&config.program, inherited).map_err(|err| {
+        log::error!("{}", err.message);
+        err.exit_code
+    })?;
+    log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
+    // Read while the child cannot have been reaped yet (nobody waits yet).
+    let main_process = procfs::read_process(main_pid);
     let main_pidfd = match sys::PidFd::open(main_pid) {
         Ok(fd) => Some(fd),
         Err(err) => {
-            log::warn!("pidfd_open failed ({err}); forwarding by pid instead");
+            log::warn!("pidfd_open failed ({err}); signalling the main child by pid instead");
             None
         }
     };
@@ -131,45 +183,24 @@ fn run() -> i32 {
             _ => forward::Target::ProcessByPid(main_pid),
         }
     };
+    log::debug!("Forwarding signals to {}", target.describe());
+    forwarder.aim(target);
 
-    let status = match config.grace_period {
-        // tini's behaviour: the main thread is the reaper, and tini-rs exits
-        // as soon as the main child is gone.
-        None => {
-            if let Err(err) = forward::start(waitset, target, config.rewrite.clone(), None) {
-                log::error!("cannot start the forwarder thread: {err}");
-                return 1;
-            }
-            reaper::reap_until_main_exits(main_pid, config.warn_on_reap)
-                .unwrap_or_else(shutdown::lost_main_status)
-        }
-        Some(grace) => {
-            let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-            let started = forward::start(
-                waitset,
-                target,
-                config.rewrite.clone(),
-                Some(events_tx.clone()),
-            )
-            .and_then(|_| reaper::start(main_pid, config.warn_on_reap, events_tx));
-            if let Err(err) = started {
-                log::error!("cannot start a thread: {err}");
-                return 1;
-            }
+    Ok(match (config.grace_period, reaper) {
+        (Some(grace), Some(reaper)) => {
+            reaper.watch(main_pid);
             shutdown::Supervisor {
                 events,
-                main_pid,
-                main_pidfd,
+                main_child: shutdown::MainChild {
+                    pid: main_pid,
+                    pidfd: main_pidfd,
+                    process: main_process,
+                },
             }
             .with_grace_period(grace)
         }
-    };
-    let code = reaper::exit_code(status);
-    if config.expected_codes[code as usize] {
-        log::debug!("Main child exited with expected code {code}; reporting 0");
-        return 0;
-    }
-    code
+        _ => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
+    })
 }
 
 fn print_stdout(text: &str) -> i32 {

@@ -9,8 +9,7 @@
 
 use crate::event::Event;
 use std::io;
-use std::sync::mpsc::Sender;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Sender, channel};
 
 /// Reaps in the calling thread until the main child has exited, then reaps
 /// what has already exited too (tini does the same) and returns the main
@@ -32,30 +31,47 @@ pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Optio
     main_status
 }
 
-/// Starts the reaper thread. It reports the main child's exit and, when
-/// waitpid says there is no child left, [`Event::NoChildren`]. Start it
-/// only after the main child exists, so "no child" means "all gone".
-pub fn start(
-    main_pid: libc::pid_t,
-    warn_on_reap: bool,
-    events: Sender<Event>,
-) -> io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("reaper".into())
-        .stack_size(crate::THREAD_STACK_SIZE)
-        .spawn(move || {
-            let end = reap(main_pid, warn_on_reap, |status| {
-                let _ = events.send(Event::MainExited(status));
-                false
-            });
-            match end {
-                Some(err) if err.raw_os_error() == Some(libc::ECHILD) => {
-                    let _ = events.send(Event::NoChildren);
-                }
-                Some(err) => log::error!("waitpid failed: {err}; no more processes are reaped"),
-                None => {}
+/// The reaper thread, waiting to learn the main child's pid.
+pub struct Reaper {
+    main_pid: Sender<libc::pid_t>,
+}
+
+impl Reaper {
+    /// Starts reaping, with `pid` as the main child. Call it once the main
+    /// child exists, so that "no child" means "all gone".
+    pub fn watch(self, pid: libc::pid_t) {
+        // Only fails if the thread is gone, which it never is by itself.
+        let _ = self.main_pid.send(pid);
+    }
+}
+
+/// Starts the reaper thread, before the main child exists: if the thread
+/// cannot start, nothing is left behind. Once it knows the main child it
+/// reports the main child's exit and, at the end, either
+/// [`Event::NoChildren`] (waitpid says no child is left) or
+/// [`Event::ReaperFailed`]; the main thread never waits on a reaper that
+/// has stopped.
+pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
+    let (pid_tx, pid_rx) = channel::<libc::pid_t>();
+    crate::threads::start("reaper", move || {
+        let Ok(main_pid) = pid_rx.recv() else {
+            return;
+        };
+        let end = reap(main_pid, warn_on_reap, |status| {
+            let _ = events.send(Event::MainExited(status));
+            false
+        });
+        let last = match end {
+            Some(err) if err.raw_os_error() == Some(libc::ECHILD) => Event::NoChildren,
+            Some(err) => {
+                log::error!("waitpid failed: {err}; no more processes can be reaped");
+                Event::ReaperFailed
             }
-        })
+            None => Event::ReaperFailed,
+        };
+        let _ = events.send(last);
+    })?;
+    Ok(Reaper { main_pid: pid_tx })
 }
 
 /// The reaping loop. Calls `on_main_exit` with the main child's raw status
@@ -99,7 +115,9 @@ fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
 
 /// One waitpid(-1) call, retried on EINTR. `Ok(None)` with WNOHANG when
 /// nothing has exited yet. __WALL also catches children made by clone()
-/// with an exit signal other than SIGCHLD.
+/// with an exit signal other than SIGCHLD. Raw libc: nix's `waitpid` turns
+/// the status of a process killed by a real-time signal into an error, after
+/// the process has already been reaped, so the status would be lost.
 fn wait_any(flags: i32) -> io::Result<Option<(libc::pid_t, i32)>> {
     loop {
         let mut status = 0;

@@ -11,8 +11,10 @@
 //! tini-rs returns only when it reports that no child is left.
 
 use crate::event::Event;
+use crate::procfs::{self, Process};
 use crate::sys::{self, PidFd};
-use std::collections::{HashMap, HashSet};
+use nix::sys::signal::Signal;
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -25,14 +27,34 @@ const KILL_RESCAN_INTERVAL: Duration = Duration::from_millis(20);
 /// reaper's and the forwarder's events and keeps the clock.
 pub struct Supervisor {
     pub events: Receiver<Event>,
-    pub main_pid: libc::pid_t,
-    pub main_pidfd: Option<PidFd>,
+    pub main_child: MainChild,
+}
+
+/// The main child as the shutdown knows it: its pidfd where the kernel gives
+/// one, else its /proc entry, to check the pid still names it before
+/// signalling by pid.
+pub struct MainChild {
+    pub pid: libc::pid_t,
+    pub pidfd: Option<PidFd>,
+    pub process: Option<Process>,
+}
+
+impl MainChild {
+    /// SIGKILL to the main child, unless it is gone. Call it only before the
+    /// reaper reported its exit.
+    fn kill(&self) -> bool {
+        match (&self.pidfd, &self.process) {
+            (Some(pidfd), _) => pidfd.send_signal(libc::SIGKILL).is_ok(),
+            (None, Some(process)) => signal_descendant(process, Signal::SIGKILL),
+            (None, None) => false,
+        }
+    }
 }
 
 impl Supervisor {
     /// Blocks until every descendant is gone and returns the main child's
-    /// raw wait status.
-    pub fn with_grace_period(self, grace: Duration) -> i32 {
+    /// raw wait status; `None` if it was lost (see [`Event::ReaperFailed`]).
+    pub fn with_grace_period(self, grace: Duration) -> Option<i32> {
         let mut shutdown: Option<Shutdown> = None;
         let mut main_status = None;
         loop {
@@ -62,25 +84,23 @@ impl Supervisor {
                     );
                     s.terminate_descendants();
                 }
-                Ok(Event::NoChildren) | Err(RecvTimeoutError::Disconnected) => {
+                Ok(Event::NoChildren | Event::ReaperFailed)
+                | Err(RecvTimeoutError::Disconnected) => {
                     if let Some(s) = &shutdown {
                         s.report();
                     }
-                    return main_status.unwrap_or_else(lost_main_status);
+                    return main_status;
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let Some(s) = &mut shutdown else { continue };
                     if Instant::now() >= s.deadline {
-                        if main_status.is_none()
-                            && let Some(pidfd) = &self.main_pidfd
-                            && pidfd.send_signal(libc::SIGKILL).is_ok()
-                        {
+                        if main_status.is_none() && self.main_child.kill() {
                             s.killed += 1;
                             log::info!(
                                 "Shutdown: grace period over; main child still running, sending SIGKILL"
                             );
                         }
-                        s.kill_descendants(self.main_pid);
+                        s.kill_descendants(self.main_child.pid);
                     } else if main_status.is_some() {
                         s.terminate_descendants();
                     }
@@ -88,13 +108,6 @@ impl Supervisor {
             }
         }
     }
-}
-
-/// The reaper stopped without ever seeing the main child exit: only
-/// possible if something else reaped it. Report a failure, never success.
-pub fn lost_main_status() -> i32 {
-    log::error!("The main child's exit status was lost; reporting failure (exit 1)");
-    1 << 8
 }
 
 /// The state of a shutdown in progress.
@@ -120,7 +133,7 @@ impl Shutdown {
             terminated: HashSet::new(),
             killed: 0,
             killed_at_deadline: false,
-            as_pid1: std::process::id() == 1,
+            as_pid1: sys::is_pid1(),
             terminated_namespace: false,
         }
     }
@@ -149,8 +162,8 @@ impl Shutdown {
             }
             // Listed first only for the report: kill(-1) itself reaches the
             // whole namespace atomically, forks racing it included.
-            let targets = descendants();
-            if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGTERM) {
+            let targets = our_descendants();
+            if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGTERM) {
                 log::debug!("kill(-1, SIGTERM): {err}");
             }
             self.terminated_namespace = true;
@@ -162,11 +175,11 @@ impl Shutdown {
             );
             return;
         }
-        for process in descendants() {
+        for process in our_descendants() {
             if self.terminated.contains(&(process.pid, process.start_time)) {
                 continue;
             }
-            if signal_descendant(&process, libc::SIGTERM) {
+            if signal_descendant(&process, Signal::SIGTERM) {
                 log::debug!("Shutdown: SIGTERM to descendant {}", process.pid);
                 self.terminated.insert((process.pid, process.start_time));
             }
@@ -176,7 +189,7 @@ impl Shutdown {
     /// SIGKILL to everything left. Repeated until the reaper reports that no
     /// child is left, so that a fork racing the first pass is caught too.
     fn kill_descendants(&mut self, main_pid: libc::pid_t) {
-        let left = descendants();
+        let left = our_descendants();
         if !self.killed_at_deadline {
             self.killed += left.iter().filter(|p| p.pid != main_pid).count();
             if !left.is_empty() {
@@ -188,13 +201,13 @@ impl Shutdown {
             self.killed_at_deadline = true;
         }
         if self.as_pid1 {
-            if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGKILL) {
+            if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGKILL) {
                 log::debug!("kill(-1, SIGKILL): {err}");
             }
             return;
         }
         for process in &left {
-            signal_descendant(process, libc::SIGKILL);
+            signal_descendant(process, Signal::SIGKILL);
         }
     }
 
@@ -209,72 +222,23 @@ impl Shutdown {
     }
 }
 
-/// One process found in /proc.
-#[derive(Debug, Clone, Copy)]
-struct Process {
-    pid: libc::pid_t,
-    parent: libc::pid_t,
-    start_time: u64,
-    zombie: bool,
+fn our_descendants() -> Vec<Process> {
+    procfs::living_descendants(std::process::id() as libc::pid_t)
 }
 
-/// Our living descendants, at any depth, found by walking /proc from our
-/// own pid: processes that left our process group or session and
-/// double-forked daemons (reparented to us) included; nothing else.
-fn descendants() -> Vec<Process> {
-    let me = std::process::id() as libc::pid_t;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut children: HashMap<libc::pid_t, Vec<Process>> = HashMap::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<libc::pid_t>().ok())
-        else {
-            continue;
-        };
-        if let Some(p) = read_process(pid) {
-            children.entry(p.parent).or_default().push(p);
+/// Signals a process found by a walk after checking that its pid still
+/// names the same process (same start time); one that has gone meanwhile is
+/// skipped. Through a pidfd where the kernel gives one, so the check cannot
+/// race a reused pid; by pid where pidfds are missing (kernels before 5.3,
+/// seccomp profiles that deny pidfd_open), which only a pid reused between
+/// the check and the kill could defeat.
+fn signal_descendant(process: &Process, sig: Signal) -> bool {
+    match PidFd::open(process.pid) {
+        Ok(pidfd) => procfs::still_the_same(process) && pidfd.send_signal(sig as i32).is_ok(),
+        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => false,
+        Err(_) => {
+            procfs::still_the_same(process)
+                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(process.pid), sig).is_ok()
         }
-    }
-    let mut found = Vec::new();
-    let mut queue = vec![me];
-    while let Some(parent) = queue.pop() {
-        for p in children.remove(&parent).unwrap_or_default() {
-            queue.push(p.pid);
-            if !p.zombie {
-                found.push(p);
-            }
-        }
-    }
-    found
-}
-
-/// Parses /proc/PID/stat. The command name is in parentheses and may itself
-/// contain ") ", so fields are counted from the last ')'.
-fn read_process(pid: libc::pid_t) -> Option<Process> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-    // After the name: state(3) ppid(4) ... starttime(22), numbered as in proc(5).
-    Some(Process {
-        pid,
-        zombie: *fields.first()? == "Z",
-        parent: fields.get(1)?.parse().ok()?,
-        start_time: fields.get(19)?.parse().ok()?,
-    })
-}
-
-/// Signals a descendant found by a walk, through a pidfd, after checking
-/// that the pid still names the same process (same start time). A process
-/// that has gone meanwhile is simply skipped.
-fn signal_descendant(process: &Process, sig: i32) -> bool {
-    let Ok(pidfd) = PidFd::open(process.pid) else {
-        return false;
-    };
-    match read_process(process.pid) {
-        Some(now) if now.start_time == process.start_time => pidfd.send_signal(sig).is_ok(),
-        _ => false,
     }
 }

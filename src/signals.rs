@@ -5,6 +5,7 @@
 //! Tables are sized by the real signal range (1..=SIGRTMAX), never by a fixed
 //! guess, so real-time signals are first-class citizens.
 
+use nix::sys::signal::{SigSet, SigmaskHow};
 use std::mem::MaybeUninit;
 
 /// The highest signal number on this system (64 on Linux).
@@ -39,6 +40,11 @@ const NEVER_FORWARDED: [i32; 11] = [
     libc::SIGTRAP,
     libc::SIGSYS,
 ];
+
+/// The signals tini-rs never forwards (see [`NEVER_FORWARDED`] for why).
+pub fn never_forwarded() -> &'static [i32] {
+    &NEVER_FORWARDED
+}
 
 /// True for a signal number that exists and that the C library lets a
 /// program use: the 31 standard signals and SIGRTMIN..=SIGRTMAX.
@@ -153,7 +159,7 @@ impl RewriteTable {
 /// changes both for itself; the main child gets them back exactly as they
 /// were (tini does this too; dumb-init and catatonit do not).
 pub struct InheritedState {
-    mask: libc::sigset_t,
+    mask: SigSet,
     /// The signals tini-rs changes for itself that it inherited ignored.
     ignored: Vec<i32>,
     /// The rest of them: the child puts these back to default.
@@ -164,14 +170,15 @@ impl InheritedState {
     /// Reads the calling thread's mask and the dispositions of the signals
     /// tini-rs changes. Call it before anything changes them.
     pub fn capture() -> Self {
-        let mut mask = MaybeUninit::<libc::sigset_t>::zeroed();
+        // nix keeps the whole kernel set, real-time signals included. Asking
+        // for the current mask cannot fail; the empty set is the fallback.
+        let mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
         let mut default_in_child = MaybeUninit::<libc::sigset_t>::zeroed();
-        // SAFETY: a null new-set only queries; both sets are valid writable
-        // memory, and a zeroed sigset_t is the empty set in any case.
-        let (mask, mut default_in_child) = unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), mask.as_mut_ptr());
+        // SAFETY: sigemptyset initialises the set (zeroed is empty anyway).
+        // Raw libc: nix's SigSet cannot hold glibc's signals 32 and 33.
+        let mut default_in_child = unsafe {
             libc::sigemptyset(default_in_child.as_mut_ptr());
-            (mask.assume_init(), default_in_child.assume_init())
+            default_in_child.assume_init()
         };
         let mut ignored = Vec::new();
         for sig in changed_for_ourselves() {
@@ -190,7 +197,7 @@ impl InheritedState {
 
     /// The inherited signal mask.
     pub fn mask(&self) -> &libc::sigset_t {
-        &self.mask
+        self.mask.as_ref()
     }
 
     /// The signals to set back to default in the child.
@@ -201,6 +208,19 @@ impl InheritedState {
     /// tini-rs was started with SIGCHLD ignored.
     pub fn sigchld_ignored(&self) -> bool {
         self.ignored.contains(&libc::SIGCHLD)
+    }
+
+    /// For the debug log: what the main child gets back.
+    pub fn describe(&self) -> String {
+        let blocked: Vec<i32> = (1..=max_signal())
+            // SAFETY: sigismember only reads a valid set.
+            .filter(|&s| unsafe { libc::sigismember(self.mask.as_ref(), s) } == 1)
+            .collect();
+        format!(
+            "signal mask {}; ignored again: {} (every other disposition as inherited)",
+            names(&blocked),
+            names(&self.ignored)
+        )
     }
 
     /// Puts back, in a forked child before exec, what posix_spawn's
@@ -216,14 +236,21 @@ impl InheritedState {
             };
             crate::sys::set_raw_disposition(sig, disposition)?;
         }
-        // SAFETY: `self.mask` is a valid sigset_t captured at start-up.
-        let rc =
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.mask, std::ptr::null_mut()) };
-        if rc != 0 {
-            return Err(std::io::Error::from_raw_os_error(rc));
-        }
+        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None)?;
         Ok(())
     }
+}
+
+/// `SIGTERM, SIGRTMIN+2` or `none`.
+pub fn names(signals: &[i32]) -> String {
+    if signals.is_empty() {
+        return "none".to_string();
+    }
+    signals
+        .iter()
+        .map(|&s| name(s))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The signals whose disposition may differ between tini-rs and what it
@@ -256,39 +283,39 @@ fn is_reserved_by_libc(sig: i32) -> bool {
     (32..min_realtime_signal()).contains(&sig)
 }
 
-/// The C library's own signals can be neither caught nor blocked through
-/// it, yet kill(2) delivers them like any other. One still at its default
-/// disposition (glibc installs SIGCANCEL's handler only on the first
-/// pthread_cancel) would terminate tini-rs: `kill -32 1` would take the
-/// container down and, outside one, orphan the child. tini-rs uses none of
-/// them, so it ignores those at default (the raw syscall; glibc refuses);
-/// the child gets the inherited disposition back (see [`InheritedState`]).
-pub fn ignore_libc_reserved_signals() {
+/// Changes the dispositions tini-rs needs for itself; everything else stays
+/// as inherited, and the child gets back what this changes (see
+/// [`InheritedState`]):
+/// - SIGTTIN, SIGTTOU ignored: touching the terminal never stops tini-rs.
+/// - SIGCHLD at default: started with it ignored, the kernel would reap our
+///   children itself and waitpid could never report the main child's status.
+/// - The C library's own signals (32 and 33 with glibc), when at default,
+///   ignored: glibc lets nobody catch or block them, yet kill(2) delivers
+///   them like any other, and one at its default (glibc installs SIGCANCEL's
+///   handler only on the first pthread_cancel) would terminate tini-rs:
+///   `kill -32 1` would take the container down and, outside one, orphan the
+///   child. tini-rs uses none of them.
+///
+/// Raw rt_sigaction throughout (see `sys`): glibc and nix refuse 32 and 33.
+pub fn take_over_dispositions() -> std::io::Result<()> {
+    use crate::sys::{raw_disposition, set_raw_disposition};
+    set_raw_disposition(libc::SIGTTIN, libc::SIG_IGN)?;
+    set_raw_disposition(libc::SIGTTOU, libc::SIG_IGN)?;
+    set_raw_disposition(libc::SIGCHLD, libc::SIG_DFL)?;
     for sig in (32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)) {
-        if crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_DFL) {
-            let _ = crate::sys::set_raw_disposition(sig, libc::SIG_IGN);
+        if raw_disposition(sig)? == libc::SIG_DFL {
+            set_raw_disposition(sig, libc::SIG_IGN)?;
         }
     }
-}
-
-/// Started with SIGCHLD ignored, the kernel would reap our children itself
-/// and waitpid could never report the main child's status. tini-rs sets it
-/// to default before spawning; the child gets it back ignored.
-pub fn stop_ignoring_sigchld() {
-    // SAFETY: setting a standard signal to SIG_DFL.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    Ok(())
 }
 
 /// Blocks every signal in the calling thread. Threads created afterwards
 /// inherit the mask; the forwarder takes the forwardable signals off the
 /// queue with sigwaitinfo, and no thread ever runs a handler.
-pub fn block_all_in_this_thread() {
-    let mut all = MaybeUninit::<libc::sigset_t>::zeroed();
-    // SAFETY: sigfillset initialises the set; pthread_sigmask reads it.
-    unsafe {
-        libc::sigfillset(all.as_mut_ptr());
-        libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), std::ptr::null_mut());
-    }
+pub fn block_all_in_this_thread() -> std::io::Result<()> {
+    SigSet::all().thread_block()?;
+    Ok(())
 }
 
 #[cfg(test)]

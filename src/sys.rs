@@ -1,10 +1,15 @@
-//! Thin, named wrappers around the raw syscalls tini-rs needs and neither
-//! std nor nix wraps the way we want. Each returns an `io::Result`.
+//! Thin, named wrappers around the system calls tini-rs makes. nix serves
+//! where it loses nothing; raw libc stays where nix cannot say what we need
+//! (real-time signals, glibc's own signals 32/33, pidfds), and each such
+//! site says why. Each returns an `io::Result`.
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-fn check(rc: libc::c_long) -> io::Result<libc::c_long> {
+/// A raw system call's return value: -1 (or any negative) means `errno`.
+fn check_syscall(rc: libc::c_long) -> io::Result<libc::c_long> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -21,7 +26,7 @@ impl PidFd {
     /// process `pid`.
     pub fn open(pid: libc::pid_t) -> io::Result<PidFd> {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-        let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+        let fd = check_syscall(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
         // SAFETY: the kernel just gave us this fd (close-on-exec); we own it.
         Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
     }
@@ -31,7 +36,7 @@ impl PidFd {
     pub fn send_signal(&self, sig: i32) -> io::Result<()> {
         let no_info = std::ptr::null::<libc::siginfo_t>();
         // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
-        check(unsafe {
+        check_syscall(unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
                 self.0.as_raw_fd(),
@@ -44,44 +49,78 @@ impl PidFd {
     }
 }
 
+/// True when tini-rs is PID 1 of its PID namespace: the kernel re-parents
+/// the namespace's orphans to it, and `kill(-1)` means the namespace.
+pub fn is_pid1() -> bool {
+    std::process::id() == 1
+}
+
 /// `kill(2)` to one process (`pid > 0`) or a process group (`pid < -1`).
-/// Never used with -1: see [`kill_every_process_in_namespace`].
+/// Never used with -1: see [`kill_every_process_in_namespace`]. Raw libc:
+/// forwarded signals may be real-time ones, which nix's `Signal` cannot name.
 pub fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
     assert!(
         !(-1..=0).contains(&pid),
         "kill({pid}) would reach more than one process or group"
     );
     // SAFETY: kill(2) with plain integers.
-    check(unsafe { libc::kill(pid, sig) }.into())?;
+    check_syscall(unsafe { libc::kill(pid, sig) }.into())?;
     Ok(())
 }
 
 /// `kill(-1, sig)`: every process we may signal. Only PID 1 of its own PID
 /// namespace may do this, where "every process" means our namespace.
-pub fn kill_every_process_in_namespace(sig: i32) -> io::Result<()> {
-    if std::process::id() != 1 {
+pub fn kill_every_process_in_namespace(sig: Signal) -> io::Result<()> {
+    if !is_pid1() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "kill(-1) refused: not PID 1",
         ));
     }
-    // SAFETY: kill(2) with plain integers; we are PID 1 of our namespace.
-    check(unsafe { libc::kill(-1, sig) }.into())?;
+    nix::sys::signal::kill(Pid::from_raw(-1), sig)?;
+    Ok(())
+}
+
+/// Sends `sig` to tini-rs itself as a process-directed signal from
+/// sigqueue(3) (SI_QUEUE), so the forwarder thread takes it off the queue
+/// and passes it on like any signal from outside. (A SIGPIPE with SI_USER
+/// from our own pid is the kernel's report of a write to a dead stderr,
+/// which is not passed on.) Raw libc: nix has no sigqueue.
+pub fn send_to_ourselves(sig: i32) -> io::Result<()> {
+    // SAFETY: sigqueue(3) with our own pid, a valid signal and a zero value.
+    let rc = unsafe {
+        libc::sigqueue(
+            std::process::id() as libc::pid_t,
+            sig,
+            libc::sigval {
+                sival_ptr: std::ptr::null_mut(),
+            },
+        )
+    };
+    check_syscall(rc.into())?;
     Ok(())
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphans below us come to us.
 pub fn become_subreaper() -> io::Result<()> {
-    // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }.into())?;
+    nix::sys::prctl::set_child_subreaper(true)?;
     Ok(())
 }
 
+/// `prctl(PR_GET_CHILD_SUBREAPER)`: the bit survives exec, so a parent may
+/// have made tini-rs a subreaper already (tini checks this too).
+pub fn is_subreaper() -> bool {
+    nix::sys::prctl::get_child_subreaper().unwrap_or(false)
+}
+
 /// `prctl(PR_SET_PDEATHSIG, sig)`: the kernel sends us `sig` when our
-/// parent exits.
+/// parent exits. Raw libc: `-p` takes real-time signals too, and nix's
+/// `set_pdeathsig` only takes a `Signal`, which cannot name them.
 pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }.into())?;
+    check_syscall(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) }.into(),
+    )?;
     Ok(())
 }
 
@@ -123,7 +162,7 @@ fn rt_sigaction(
     // SAFETY: `new` is null or a complete kernel sigaction without a handler
     // function (so no restorer is needed); `old` is null or writable and as
     // large as the kernel's struct; 8 is the kernel's sigset size.
-    check(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8usize) })?;
+    check_syscall(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8usize) })?;
     Ok(())
 }
 
