@@ -158,3 +158,73 @@ fn version_help_and_license_print_to_stdout_and_exit_0() {
     assert_eq!((code, err.as_str()), (0, ""));
     assert!(out.contains("MIT License"), "{out}");
 }
+
+/// tini's codes exactly: ENOENT 127, EACCES 126, everything else 1. A path
+/// through a regular file fails with ENOTDIR: 1, and the message says why.
+#[test]
+fn a_path_through_a_file_is_1_naming_the_cause() {
+    let (code, out, err) = run_tini(&["/etc/hostname/x"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    one_error_line(&err, "/etc/hostname/x");
+    assert!(
+        err.contains("Not a directory"),
+        "must name the cause: {err}"
+    );
+}
+
+/// An executable file without a `#!` line: execvp (tini) runs it with
+/// /bin/sh, and so must tini-rs, by path and through PATH, with arguments.
+#[test]
+fn an_executable_script_without_hash_bang_runs_under_sh() {
+    let dir = TempDir::new("no-hashbang");
+    let script = dir.file("exits-with");
+    std::fs::write(&script, "exit \"$1\"\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out, err) = run_tini(&[script.to_str().unwrap(), "3"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (3, "", ""));
+
+    let path = format!(
+        "{}:{}",
+        dir.0.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = tini(&["-s", "--", "exits-with", "7"]);
+    cmd.env("PATH", path)
+        .env_remove("TINI_VERBOSITY")
+        .env_remove("RUST_LOG");
+    let (code, out, err) = run(cmd, LIMIT);
+    assert_eq!((code, out.as_str(), err.as_str()), (7, "", ""));
+}
+
+/// A pty's master side as stdin: tcgetpgrp succeeds on it, but it is not
+/// the controlling terminal, so giving it to the child fails (ENOTTY). tini
+/// goes on without the terminal; the program must run, not fail as "cannot
+/// run".
+#[test]
+fn a_terminal_that_is_not_ours_is_not_taken_and_the_program_runs() {
+    // SAFETY: posix_openpt returns a new descriptor or -1.
+    let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
+    assert!(master >= 0, "posix_openpt failed");
+    // SAFETY: grantpt/unlockpt on the master we just opened.
+    unsafe {
+        libc::grantpt(master);
+        libc::unlockpt(master);
+    }
+    // SAFETY: we own `master`; Stdio takes it over and closes it.
+    let stdin = unsafe { <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(master) };
+    let mut cmd = tini(&["-s", "--", "sh", "-c", "exit 5"]);
+    cmd.stdin(stdin)
+        .env_remove("TINI_VERBOSITY")
+        .env_remove("RUST_LOG");
+    let (code, out, err) = run(cmd, LIMIT);
+    assert_eq!((code, out.as_str(), err.as_str()), (5, "", ""));
+}
+
+/// `-e` turns the main child's own exit code into 0; a program that could
+/// not be started is tini-rs's failure to report, never success.
+#[test]
+fn dash_e_does_not_hide_a_program_that_could_not_start() {
+    let (code, _, err) = run_tini(&["-e", "127", "tini-rs-test-no-such-program"]);
+    assert_eq!(code, 127);
+    one_error_line(&err, "tini-rs-test-no-such-program");
+}
