@@ -216,7 +216,7 @@ Options:
   -l                   Show the license and exit.
   -s                   Register as a child subreaper (when not PID 1).
   -p SIGNAL            Receive SIGNAL when tini-rs's parent dies (and pass it on).
-  -v                   More verbose (repeat for more: -vv, -vvv).
+  -v                   Generate more verbose output; repeat for more (-vv, -vvv).
   -w                   Warn about every reaped process that is not the main child.
   -g                   Forward signals to the main child's process group.
   -e CODE              Report main-child exit code CODE (0..255) as 0; repeatable.

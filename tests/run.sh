@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of tini-rs on a fresh Debian machine, as root:
 #   installs what the tests need, builds the static binary, starts a private
-#   Docker engine, runs `cargo test` (unit, integration, container tests) and
-#   the benchmark's quick smoke mode, and stops the engine, even on failure.
+#   Docker engine, runs `cargo test` (unit, integration, container tests),
+#   tini's own test suite (tests/tini_suite.sh) and the benchmark's quick
+#   smoke mode, and stops the engine, even on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,9 +16,13 @@ fi
 # python3 for the classic zombie demos, strace for idle-syscall checks, the
 # container engines and a static busybox for FROM-scratch images, and the
 # peers the benchmark compares against (Debian's tini package holds both
-# tini and tini-static).
+# tini and tini-static), with gcc for the benchmark's C helper.
+# tests/tini_suite.sh compiles tini's C test helper (gcc, libc6-dev) and
+# builds a virtualenv (python3-venv) in which it compiles the python-prctl
+# module (python3-dev, libcap-dev).
 packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
-  podman runc tini dumb-init catatonit gcc)
+  podman runc tini dumb-init catatonit gcc libc6-dev python3-venv python3-dev
+  libcap-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -39,4 +44,6 @@ docker/engine.sh start "$engine_dir" "$TINI_RS_STATIC"
 export TINI_RS_DOCKER_HOST="unix://$engine_dir/docker.sock"
 
 cargo test
+# tini's own inner test suite and smoke checks, against the static binary.
+tests/tini_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
