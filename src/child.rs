@@ -107,7 +107,10 @@ fn posix_spawnp(
     let mut pid = 0;
     // SAFETY: every pointer is valid for the call: NUL-terminated strings in
     // `args`, a NULL-terminated `argv`, initialised attributes and actions,
-    // and the process environment.
+    // and the process environment. Raw libc: nix's spawn module has no
+    // tcsetpgrp file action (glibc's extension) and its actions cannot be
+    // mixed with raw ones; its SigSet cannot hold glibc's signals 32/33 for
+    // the set of signals to put back to default.
     let rc = unsafe {
         libc::posix_spawnp(
             &mut pid,
@@ -172,13 +175,17 @@ fn spawn_forked(
     command.args(&program[1..]).process_group(0);
     // SAFETY: the closure runs between fork and exec and calls only
     // async-signal-safe functions (tcsetpgrp, getpid, rt_sigaction,
-    // pthread_sigmask); it allocates nothing.
+    // pthread_sigmask); it allocates nothing. Descriptor 0 stays open for
+    // the borrow's whole (short) life.
     unsafe {
         command.pre_exec(move || {
             // tini-rs ignores SIGTTOU, and so does the child until the
             // restore below: tcsetpgrp from a background group is allowed.
-            if take_terminal && libc::tcsetpgrp(libc::STDIN_FILENO, libc::getpid()) != 0 {
-                let err = io::Error::last_os_error();
+            let stdin = std::os::fd::BorrowedFd::borrow_raw(libc::STDIN_FILENO);
+            if take_terminal
+                && let Err(errno) = nix::unistd::tcsetpgrp(stdin, nix::unistd::getpid())
+            {
+                let err = io::Error::from(errno);
                 // Like tini: without the terminal is fine; anything else is not.
                 if !is_no_terminal(&err) {
                     return Err(err);

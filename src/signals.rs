@@ -213,7 +213,8 @@ impl InheritedState {
     /// For the debug log: what the main child gets back.
     pub fn describe(&self) -> String {
         let blocked: Vec<i32> = (1..=max_signal())
-            // SAFETY: sigismember only reads a valid set.
+            // SAFETY: sigismember only reads a valid set. Raw libc: nix's
+            // SigSet::contains takes a Signal, which has no real-time ones.
             .filter(|&s| unsafe { libc::sigismember(self.mask.as_ref(), s) } == 1)
             .collect();
         format!(
