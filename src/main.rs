@@ -166,6 +166,7 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
         err.exit_code
     })?;
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
+    let_go_of_what_the_child_inherited();
     // Read while the child cannot have been reaped yet (nobody waits yet).
     let main_process = procfs::read_process(main_pid);
     let main_pidfd = match sys::PidFd::open(main_pid) {
@@ -201,6 +202,20 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
         }
         _ => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
+}
+
+/// The child has its own copies now. PID 1 outlives every process in the
+/// container, so what it keeps stays held: a listening socket stays open
+/// after the application closed it, a pipe never sees end-of-file, and a
+/// working directory pins its mount. So tini-rs closes every descriptor it
+/// inherited above stderr and moves to `/`; failing either only costs that.
+fn let_go_of_what_the_child_inherited() {
+    if let Err(err) = sys::close_descriptors_from(3) {
+        log::warn!("cannot close inherited descriptors: {err}");
+    }
+    if let Err(err) = nix::unistd::chdir("/") {
+        log::warn!("cannot change directory to /: {err}");
+    }
 }
 
 fn print_stdout(text: &str) -> i32 {

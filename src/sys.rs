@@ -124,6 +124,28 @@ pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every descriptor from `first` up: close_range(2) (Linux 5.9),
+/// else each one /proc/self/fd lists. Raw libc: nix has no close_range.
+pub fn close_descriptors_from(first: i32) -> io::Result<()> {
+    // SAFETY: close_range takes plain integers; nothing of ours above
+    // `first` is in use (the caller's contract).
+    let rc = unsafe { libc::close_range(first as libc::c_uint, libc::c_uint::MAX, 0) };
+    if check_syscall(rc.into()).is_ok() {
+        return Ok(());
+    }
+    // Listed first, closed after: the listing's own descriptor is among
+    // them, and closing it again only gives EBADF.
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first)
+        .collect();
+    for fd in open {
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
+}
+
 impl PidFd {
     /// A second descriptor for the same process.
     pub fn try_clone(&self) -> io::Result<PidFd> {

@@ -36,6 +36,7 @@ fn syscall_number(name: &[u8]) -> Option<libc::c_long> {
         b"pidfd_open" => libc::SYS_pidfd_open,
         b"wait4" => libc::SYS_wait4,
         b"waitid" => libc::SYS_waitid,
+        b"close_range" => libc::SYS_close_range,
         _ => return None,
     })
 }
