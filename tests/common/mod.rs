@@ -12,20 +12,32 @@ pub fn tini_rs() -> &'static str {
     env!("CARGO_BIN_EXE_tini-rs")
 }
 
+/// True when `CI` is set to any non-empty value (`true`, `1`, `yes`...):
+/// there a test that cannot run must fail, never skip.
 pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// The one skip-or-fail rule for a test that cannot run here: under CI (see
+/// [`in_ci`]) it fails; otherwise it says `SKIPPED <test>: <why>` on stderr
+/// and the caller returns. The line is written to stderr directly, not with
+/// `eprintln!`, which the test harness captures and hides for a test that
+/// passes: a skip must show.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    assert!(!in_ci(), "{test}: {why}; CI is set: refusing to skip");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// Tests that need root (namespaces, pids cgroups) call this first. Without
 /// root they are skipped with a message on a developer's machine, and FAIL
-/// in CI (`CI=true`), where they must run.
+/// in CI (`CI` set to anything non-empty), where they must run.
 pub fn require_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    assert!(!in_ci(), "{test}: needs root and CI=true: refusing to skip");
-    eprintln!("SKIPPED {test}: needs root (runs in CI)");
+    skip(test, "needs root (runs in CI)");
     false
 }
 
