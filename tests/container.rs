@@ -412,7 +412,7 @@ fn cleanup_store(dir: &Path) {
     let ours = || -> Vec<i32> {
         common::processes()
             .into_iter()
-            .map(|p| p.0)
+            .map(|p| p.pid)
             .filter(|pid| {
                 std::fs::read(format!("/proc/{pid}/cmdline"))
                     .map(|c| String::from_utf8_lossy(&c).contains(&needle))

@@ -247,6 +247,13 @@ fn wait_stopped(pid: i32, stopped: bool) -> bool {
     })
 }
 
+/// utime + stime of a live process, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    ProcStat::of(pid)
+        .unwrap_or_else(|| panic!("pid {pid} is gone"))
+        .cpu_ticks()
+}
+
 /// CPU ticks and context switches tini-rs uses over `span`.
 fn idle_cost(pid: i32, span: Duration) -> (u64, u64) {
     let (cpu, switches) = (cpu_ticks(pid), context_switches(pid));

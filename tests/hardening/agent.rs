@@ -744,32 +744,6 @@ pub fn send_signal(pid: i32, sig: i32) -> bool {
     unsafe { libc::kill(pid, sig) == 0 }
 }
 
-/// The direct children of `pid` (seen from this /proc).
-pub fn children_of(pid: i32) -> Vec<i32> {
-    crate::common::processes()
-        .into_iter()
-        .filter(|p| p.1 == pid)
-        .map(|p| p.0)
-        .collect()
-}
-
-/// utime + stime of a process, in clock ticks (proc(5) fields 14 and 15).
-pub fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(close) = stat.rfind(')') else {
-        return 0;
-    };
-    let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-    // After the name, field 3 (state) is index 0, so 14 and 15 are 11 and 12.
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    get(11) + get(12)
-}
-
 /// Context switches (voluntary + involuntary) summed over every thread.
 pub fn context_switches(pid: i32) -> u64 {
     let mut total = 0;
