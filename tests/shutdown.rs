@@ -222,20 +222,34 @@ fn main_child_ignoring_term_is_killed_at_the_deadline() {
 /// tini-rs survives the whole subreaper shutdown, SIGKILL pass included.
 #[test]
 fn a_process_beside_tini_rs_survives_the_shutdown() {
+    let dir = TempDir::new("grace-beside");
+    let ready = dir.file("ready");
     let mut sleeper = std::process::Command::new("sleep");
     sleeper.arg("60");
     let mut bystander = Running::start(sleeper);
-    let script = "(sh -c 'trap \"\" TERM; sleep 60' &); sleep 0.2; exit 0";
+    // The main child exits once its orphan ignores SIGTERM, so the shutdown
+    // has to go on to SIGKILL.
+    let script = format!(
+        "(sh -c 'trap \"\" TERM; touch {r}; sleep 60' &); \
+         while [ ! -e {r} ]; do sleep 0.01; done; exit 0",
+        r = ready.display()
+    );
     let mut tini = Running::start_captured(tini(&[
         "-s",
+        "-v",
         "--grace-period",
         "0.5",
         "--",
         "sh",
         "-c",
-        script,
+        &script,
     ]));
     assert_eq!(tini.exit_code(LIMIT), 0);
+    let (_, stderr) = tini.output();
+    assert!(
+        needed_sigkill(&stderr).is_some_and(|n| n >= 1),
+        "the TERM-ignoring orphan needed SIGKILL; report:\n{stderr}"
+    );
     assert!(
         alive(bystander.pid()),
         "a process outside tini-rs's tree was signalled"
