@@ -311,6 +311,15 @@ pub fn zombies_under(root: i32) -> Vec<i32> {
         .collect()
 }
 
+/// Waits until every thread of `pid` is asleep (state S), i.e. blocked in
+/// whatever call it waits in: whatever it had to do so far is done.
+pub fn wait_asleep(pid: i32, limit: Duration) -> bool {
+    wait_until(limit, || {
+        let threads = ProcStat::of_threads(pid);
+        !threads.is_empty() && threads.iter().all(|t| t.state == 'S')
+    })
+}
+
 /// The pid of the tini-rs process that `unshare --fork` started, seen from
 /// outside the namespace.
 pub fn pid1_of(unshare: &Running) -> i32 {

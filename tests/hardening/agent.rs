@@ -622,14 +622,18 @@ impl Agent {
         let left = end.saturating_duration_since(Instant::now());
         match self.lines.recv_timeout(left) {
             Ok(line) => {
-                if let Some(sig) = parse_signal(&line) {
-                    self.received.push(sig);
-                } else {
-                    self.pending.push_back(line);
-                }
+                self.note(line);
                 true
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    /// Files one line from the agent: a signal report or another line.
+    fn note(&mut self, line: String) {
+        match parse_signal(&line) {
+            Some(sig) => self.received.push(sig),
+            None => self.pending.push_back(line),
         }
     }
 
@@ -690,6 +694,21 @@ impl Agent {
     pub fn settle(&mut self, limit: Duration) {
         let end = Instant::now() + limit;
         while self.pump(end) {}
+    }
+
+    /// Once tini-rs and the agent have exited: reads every line still in
+    /// the pipe, up to end-of-file (every writer gone). False if that did
+    /// not happen within `limit`.
+    pub fn read_to_end(&mut self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.note(line),
+                Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
     }
 
     /// Signals received so far, without the SIGCHLDs of the agent's own
