@@ -362,7 +362,11 @@ fn with_reserved_signals_at_default(cmd: &mut Command) {
 /// protection), one at a time; checks after each that tini-rs lives, that
 /// the agent is still its child, and that the signal was forwarded exactly
 /// when `forwarded(sig)`. A signal that is not forwarded is followed by a
-/// SIGUSR1 marker: once the marker arrives, the other one would have too.
+/// SIGRTMAX marker: once the marker arrives, the other one would have too.
+/// Pending signals leave a queue lowest number first (tini-rs's, then the
+/// agent's), and SIGRTMAX is the highest, so a wrongly forwarded signal is
+/// reported before the marker. (With a lower marker such as SIGUSR1, a
+/// forwarded SIGCHLD could be reported just after it, unseen.)
 fn send_each_and_check(sigs: &[i32], forwarded: impl Fn(i32) -> bool) {
     let dir = TempDir::new("faults-every");
     let log = dir.file("tini.log");
@@ -382,11 +386,11 @@ fn send_each_and_check(sigs: &[i32], forwarded: impl Fn(i32) -> bool) {
             delivered += 1;
         } else {
             assert!(send_signal(tini_pid, sig), "kill({sig}) failed");
-            let marker = forward_one(&mut agent, tini_pid, libc::SIGUSR1);
+            let marker = forward_one(&mut agent, tini_pid, libc::SIGRTMAX());
             agent.assert_alive(&format!("after signal {sig}"));
             assert!(
                 marker,
-                "the SIGUSR1 sent after signal {sig} was not forwarded"
+                "the SIGRTMAX sent after signal {sig} was not forwarded"
             );
             assert_eq!(
                 count(&agent.received, sig),
