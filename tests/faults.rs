@@ -190,7 +190,10 @@ fn survives_broken_stderr(mut cmd: Command, tini_is_pid1: bool) {
     agent.assert_alive("after logging into a broken stderr");
     agent.send("exit 7");
     assert_eq!(agent.run.exit_code(LIMIT), 7);
-    agent.settle(Duration::from_millis(100));
+    assert!(
+        agent.read_to_end(LIMIT),
+        "the agent's stdout never reached end-of-file"
+    );
     assert_eq!(
         count(&agent.received, libc::SIGPIPE),
         0,
@@ -247,7 +250,15 @@ fn wait_stopped(pid: i32, stopped: bool) -> bool {
     })
 }
 
-/// CPU ticks and context switches tini-rs uses over `span`.
+/// utime + stime of a live process, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    ProcStat::of(pid)
+        .unwrap_or_else(|| panic!("pid {pid} is gone"))
+        .cpu_ticks()
+}
+
+/// CPU ticks and context switches tini-rs uses over `span`. The sleep is
+/// the span measured, not a wait for something to happen.
 fn idle_cost(pid: i32, span: Duration) -> (u64, u64) {
     let (cpu, switches) = (cpu_ticks(pid), context_switches(pid));
     std::thread::sleep(span);
@@ -268,17 +279,24 @@ fn stopped_and_continued_main_child_neither_ends_nor_spins_tini_rs() {
     let mut agent = Agent::start(as_pid1(&["--"]), Stdio::from(stderr));
     let pid1 = pid1_of(&agent.run);
     let child = children_of(pid1)[0];
-    agent.settle(Duration::from_millis(300));
+    // Start-up is over once a signal has gone through the forwarder thread
+    // and every thread of tini-rs is back asleep.
+    assert!(
+        forward_one(&mut agent, pid1, libc::SIGUSR1),
+        "SIGUSR1 not forwarded"
+    );
+    assert!(wait_asleep(pid1, LIMIT), "tini-rs never went idle");
 
+    // Each measurement starts once tini-rs is asleep again after the change.
     assert!(send_signal(child, libc::SIGSTOP));
     assert!(wait_stopped(child, true), "the agent did not stop");
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(wait_asleep(pid1, LIMIT), "tini-rs busy after the stop");
     let (stopped_cpu, stopped_switches) = idle_cost(pid1, Duration::from_secs(2));
     agent.assert_alive("while the main child is stopped");
 
     assert!(send_signal(child, libc::SIGCONT));
     assert!(wait_stopped(child, false), "the agent did not continue");
-    std::thread::sleep(Duration::from_millis(200));
+    assert!(wait_asleep(pid1, LIMIT), "tini-rs busy after the continue");
     let (cont_cpu, cont_switches) = idle_cost(pid1, Duration::from_secs(1));
     agent.assert_alive("after the main child continued");
     eprintln!(
@@ -344,7 +362,11 @@ fn with_reserved_signals_at_default(cmd: &mut Command) {
 /// protection), one at a time; checks after each that tini-rs lives, that
 /// the agent is still its child, and that the signal was forwarded exactly
 /// when `forwarded(sig)`. A signal that is not forwarded is followed by a
-/// SIGUSR1 marker: once the marker arrives, the other one would have too.
+/// SIGRTMAX marker: once the marker arrives, the other one would have too.
+/// Pending signals leave a queue lowest number first (tini-rs's, then the
+/// agent's), and SIGRTMAX is the highest, so a wrongly forwarded signal is
+/// reported before the marker. (With a lower marker such as SIGUSR1, a
+/// forwarded SIGCHLD could be reported just after it, unseen.)
 fn send_each_and_check(sigs: &[i32], forwarded: impl Fn(i32) -> bool) {
     let dir = TempDir::new("faults-every");
     let log = dir.file("tini.log");
@@ -364,11 +386,11 @@ fn send_each_and_check(sigs: &[i32], forwarded: impl Fn(i32) -> bool) {
             delivered += 1;
         } else {
             assert!(send_signal(tini_pid, sig), "kill({sig}) failed");
-            let marker = forward_one(&mut agent, tini_pid, libc::SIGUSR1);
+            let marker = forward_one(&mut agent, tini_pid, libc::SIGRTMAX());
             agent.assert_alive(&format!("after signal {sig}"));
             assert!(
                 marker,
-                "the SIGUSR1 sent after signal {sig} was not forwarded"
+                "the SIGRTMAX sent after signal {sig} was not forwarded"
             );
             assert_eq!(
                 count(&agent.received, sig),

@@ -42,6 +42,18 @@ fn start_pid1(extra: &[&str], log: &std::path::Path) -> (Agent, i32) {
     (agent, pid1)
 }
 
+/// Sends `marker` to tini-rs and waits until the agent has it. Pending
+/// signals leave a queue lowest number first (tini-rs's, then the
+/// agent's), so with a marker above every signal sent before it, whatever
+/// tini-rs forwarded before the marker has been reported by then: nothing
+/// is still on its way.
+fn flush_with(agent: &mut Agent, pid1: i32, marker: i32, limit: Duration) -> bool {
+    let count = |r: &[Received]| r.iter().filter(|r| r.signo == marker).count();
+    let before = count(&agent.received);
+    assert!(send_signal(pid1, marker), "kill({marker}) failed");
+    agent.wait_signals(limit, |r| count(r) > before)
+}
+
 /// Waits until tini-rs's only child is the agent and no zombie is left under
 /// it; panics with what is left otherwise.
 fn assert_all_reaped(pid1: i32, limit: Duration) {
@@ -137,12 +149,20 @@ fn fork_storm_of_20000_orphans_leaves_no_zombie_and_flat_memory() {
     let dir = TempDir::new("load-storm");
     let log = dir.file("tini.log");
     let (mut agent, pid1) = start_pid1(&[], &log);
-    // Let start-up finish (threads, logger), then run a small storm first:
-    // the first reaps execute code that never ran before, and each new code
-    // page faults in 64 kB of the binary around it (the kernel's
-    // fault-around), which VmHWM counts. The baseline is the steady state
-    // the big storm must not grow.
-    agent.settle(Duration::from_millis(300));
+    // Let start-up finish (a signal has gone through the forwarder thread,
+    // and every thread is asleep), then run a small storm first: the first
+    // reaps execute code that never ran before, and each new code page
+    // faults in 64 kB of the binary around it (the kernel's fault-around),
+    // which VmHWM counts. The baseline is the steady state the big storm
+    // must not grow.
+    assert!(
+        flush_with(&mut agent, pid1, libc::SIGUSR1, Duration::from_secs(10)),
+        "SIGUSR1 not forwarded"
+    );
+    assert!(
+        wait_asleep(pid1, Duration::from_secs(10)),
+        "tini-rs never went idle"
+    );
     agent.send("storm 4 200 45");
     agent.expect("storm done", Duration::from_secs(30));
     let _ = agent.take_lines("worker");
@@ -181,7 +201,8 @@ fn fork_storm_of_20000_orphans_leaves_no_zombie_and_flat_memory() {
 
 /// 1,000 SIGUSR1, each sent only after the previous one reached the agent
 /// (standard signals coalesce while pending; spaced, none may): all 1,000
-/// delivered, no extra.
+/// delivered, no extra: a SIGUSR2 marker sent last arrives right after
+/// them.
 #[test]
 fn thousand_spaced_signals_are_all_delivered() {
     const N: usize = 1_000;
@@ -201,14 +222,22 @@ fn thousand_spaced_signals_are_all_delivered() {
             usr1(&agent.received)
         );
     }
-    agent.settle(Duration::from_millis(200));
+    // An extra SIGUSR1 forwarded before the marker is reported before it.
+    assert!(
+        flush_with(&mut agent, pid1, libc::SIGUSR2, Duration::from_secs(10)),
+        "the SIGUSR2 marker never reached the agent"
+    );
     let delivered = usr1(&agent.received);
     eprintln!("spaced: sent {N} SIGUSR1, delivered {delivered}");
     assert_eq!(delivered, N);
+    let got: Vec<i32> = agent.forwarded().iter().map(|r| r.signo).collect();
+    let mut sent = vec![libc::SIGUSR1; N];
+    sent.push(libc::SIGUSR2);
     assert!(
-        agent.forwarded().iter().all(|r| r.signo == libc::SIGUSR1),
-        "only SIGUSR1 was sent: {:?}",
-        agent.forwarded()
+        got == sent,
+        "want {N} SIGUSR1 then the SIGUSR2 marker, got {} signals: {:?}...",
+        got.len(),
+        &got[got.len().saturating_sub(5)..]
     );
     agent.send("exit 5");
     assert_eq!(agent.run.exit_code(Duration::from_secs(10)), 5);
@@ -216,7 +245,8 @@ fn thousand_spaced_signals_are_all_delivered() {
 }
 
 /// 100 real-time signals sent back to back (a tight kill loop): all 100
-/// arrive, in the order sent.
+/// arrive, in the order sent, and nothing else before the SIGRTMAX marker
+/// sent right after them.
 ///
 /// Why the sequence is non-decreasing (SIGRTMIN+0 four times, then +1 four
 /// times, ... +24): the kernel queues every real-time signal but, when
@@ -238,18 +268,18 @@ fn hundred_back_to_back_realtime_signals_arrive_all_in_order() {
     for &sig in &sent {
         assert!(send_signal(pid1, sig), "kill({sig}) failed");
     }
-    let ok = agent.wait_signals(Duration::from_secs(15), |r| {
-        r.iter().filter(|r| r.signo != libc::SIGCHLD).count() >= N
-    });
-    agent.settle(Duration::from_millis(200));
+    // Above every signal sent: it arrives after all of them.
+    let ok = flush_with(&mut agent, pid1, libc::SIGRTMAX(), Duration::from_secs(15));
     agent.assert_alive("after 100 real-time signals");
-    let got: Vec<i32> = agent.forwarded().iter().map(|r| r.signo).collect();
+    let mut got: Vec<i32> = agent.forwarded().iter().map(|r| r.signo).collect();
+    let marker = got.pop();
     eprintln!(
         "realtime: sent {N} back to back, delivered {} (in order: {})",
         got.len(),
         got == sent
     );
-    assert!(ok, "only {} of {N} real-time signals arrived", got.len());
+    assert!(ok, "the marker never arrived; {} of {N} did", got.len());
+    assert_eq!(marker, Some(libc::SIGRTMAX()), "the marker comes last");
     assert_eq!(got, sent, "delivered sequence differs from the sent one");
     agent.send("exit 0");
     assert_eq!(agent.run.exit_code(Duration::from_secs(10)), 0);
@@ -258,9 +288,9 @@ fn hundred_back_to_back_realtime_signals_arrive_all_in_order() {
 
 /// Tens of thousands of mixed signals (12 standard, 8 real-time) over a few
 /// seconds while a spawner keeps making orphans: tini-rs keeps forwarding
-/// (every kind arrives, every real-time signal arrives, a signal sent after
-/// the storm arrives), keeps reaping (one Reaped line per orphan, no
-/// zombie), and exits with the agent's status. Standard signals coalesce in
+/// (every kind arrives, every real-time signal arrives, a SIGRTMAX sent
+/// after the storm arrives, after all of them), keeps reaping (one Reaped
+/// line per orphan, no zombie), and exits with the agent's status. Standard signals coalesce in
 /// the kernel while pending, so for those only "at least one" is owed.
 #[test]
 fn mixed_signal_storm_while_reaping_loses_nothing() {
@@ -312,6 +342,8 @@ fn mixed_signal_storm_while_reaping_loses_nothing() {
                 break 'storm;
             }
         }
+        // Pacing, not a wait for anything: spreads the storm over a few
+        // seconds while the spawner runs.
         std::thread::sleep(Duration::from_millis(3));
     }
     let storm_time = started.elapsed();
@@ -326,17 +358,14 @@ fn mixed_signal_storm_while_reaping_loses_nothing() {
     let all_rt = agent.wait_signals(Duration::from_secs(20), |r| {
         realtime.iter().all(|&s| count(r, s) >= sent[s as usize])
     });
-    agent.settle(Duration::from_millis(300));
+    // Still forwarding after the storm, and, the marker being above every
+    // kind sent, nothing of the storm is still on its way once it is here
+    // (sent only now: while the storm's real-time signals were queued, the
+    // queue could be full).
+    let after_storm = flush_with(&mut agent, pid1, libc::SIGRTMAX(), Duration::from_secs(20));
     let rt_delivered: usize = realtime.iter().map(|&s| count(&agent.received, s)).sum();
     let std_sent: usize = standard.iter().map(|&s| sent[s as usize]).sum();
     let std_delivered: usize = standard.iter().map(|&s| count(&agent.received, s)).sum();
-
-    // Still forwarding after the storm.
-    let before = count(&agent.received, libc::SIGUSR1);
-    assert!(send_signal(pid1, libc::SIGUSR1));
-    let after_storm = agent.wait_signals(Duration::from_secs(10), |r| {
-        count(r, libc::SIGUSR1) == before + 1
-    });
 
     assert_all_reaped(pid1, Duration::from_secs(30));
     let reaped = wait_for_log(&log, REAPED, orphans as usize, Duration::from_secs(10));
@@ -357,7 +386,10 @@ fn mixed_signal_storm_while_reaping_loses_nothing() {
         all_rt && rt_delivered == rt_sent,
         "real-time signals lost or duplicated: sent {rt_sent}, delivered {rt_delivered}"
     );
-    assert!(after_storm, "a SIGUSR1 sent after the storm did not arrive");
+    assert!(
+        after_storm,
+        "a SIGRTMAX sent after the storm did not arrive"
+    );
     assert!(total >= 10_000, "the storm sent only {total} signals");
     assert!(orphans > 0, "the spawner made no orphan during the storm");
     assert_eq!(reaped as u64, orphans, "one Reaped line per orphan");

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Processes whose parent is `ppid`, with their command names.
-fn children_of(ppid: i32) -> Vec<(i32, String)> {
+/// The command names of the processes whose parent is `ppid`.
+fn names_of_children(ppid: i32) -> Vec<String> {
     processes()
-        .iter()
-        .filter(|p| p.1 == ppid)
-        .map(|p| (p.0, proc_comm(p.0).unwrap_or_default()))
+        .into_iter()
+        .filter(|p| p.ppid == ppid)
+        .map(|p| p.comm)
         .collect()
 }
 
@@ -38,9 +38,13 @@ fn double_forked_grandchildren_are_adopted_and_reaped() {
     let pid1 = pid1_of(&unshare);
 
     let adopted = wait_until(LIMIT, || {
-        children_of(pid1).iter().filter(|c| c.1 == "cat").count() == 5
+        names_of_children(pid1)
+            .iter()
+            .filter(|c| *c == "cat")
+            .count()
+            == 5
     });
-    assert!(adopted, "PID 1's children: {:?}", children_of(pid1));
+    assert!(adopted, "PID 1's children: {:?}", names_of_children(pid1));
 
     // End-of-file for every cat, whether it is reading yet or not.
     drop(unshare.child.stdin.take());

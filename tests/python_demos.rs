@@ -66,9 +66,13 @@ fn reaped_line(stderr: &Path, pid: i32) -> bool {
 #[test]
 fn orphan_demo_child_is_adopted_then_reaped() {
     let dir = TempDir::new("orphan-demo");
+    // The child lives on until this file exists, so it is still there when
+    // the test reads its /proc entry, however slow the machine.
+    let release = dir.file("release");
     let mut cmd = tini(&["-s", "-w", "--", "sh", "-c"]);
-    cmd.arg(r#""$0" "$1" 3; exec sleep 60"#)
-        .args([python3(), &script("orphan_demo.py")]);
+    cmd.arg(r#""$0" "$1" "$2"; exec sleep 60"#)
+        .args([python3(), &script("orphan_demo.py")])
+        .arg(&release);
     let mut tini_rs = Running::start(with_output_files(cmd, &dir));
 
     let out = wait_for_line(&dir.file("stdout"), "adopted by");
@@ -80,6 +84,7 @@ fn orphan_demo_child_is_adopted_then_reaped() {
     );
     assert_eq!(number_after(&out, "adopted by "), tini_rs.pid(), "{out}");
 
+    std::fs::write(&release, "").expect("create the release file");
     wait_for_line(&dir.file("stdout"), ": exiting");
     assert_reaped(child, LIMIT);
     assert!(reaped_line(&dir.file("stderr"), child));
@@ -162,6 +167,8 @@ fn zombie_demo_zombie_stays_until_its_parent_dies_then_both_are_reaped() {
         wait_until(LIMIT, zombie),
         "child {child} never became a zombie"
     );
+    // Not a wait for anything: "nothing happens for 300 ms" is the claim
+    // (tini-rs, reaping all the while, must leave another's child alone).
     std::thread::sleep(Duration::from_millis(300));
     assert!(zombie(), "the zombie went away while its parent lived");
 

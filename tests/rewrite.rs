@@ -9,29 +9,52 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// A main child that records every signal in `sigs` it receives, one number
-/// a line, and exits when it gets SIGUSR2 (after recording it).
+/// a line, and exits when it gets SIGUSR2 (after recording it). It runs no
+/// handler: it blocks the signals (then says it is ready) and takes them off
+/// its queue one at a time with sigwaitinfo, lowest number first when
+/// several are pending, recording each before taking the next.
 const RECORDER: &str = r#"
-import os, signal, sys, time
+import signal, sys
 out, sigs = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
-def on(sig, frame):
+signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+open(out + ".ready", "w").close()
+while True:
+    sig = signal.sigwaitinfo(sigs).si_signo
     with open(out, "a") as f:
         f.write(f"{sig}\n")
     if sig == signal.SIGUSR2:
         sys.exit(0)
-for s in sigs:
-    signal.signal(s, on)
-open(out + ".ready", "w").close()
-while True:
-    time.sleep(0.05)
 "#;
 
 fn rtmin() -> i32 {
     libc::SIGRTMIN()
 }
 
+/// Sent to tini-rs after each signal of a test, and recorded by the child
+/// like any other; never rewritten by a test.
+fn probe() -> i32 {
+    libc::SIGRTMAX()
+}
+
+/// The whole lines of the record so far, as signal numbers.
+fn record(path: &std::path::Path) -> Vec<i32> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    whole.lines().filter_map(|l| l.parse().ok()).collect()
+}
+
 /// Starts tini-rs with `extra` options over the recorder, sends `sends` one
-/// after the other (each after the previous was handled or dropped), then
-/// SIGUSR2, and returns the signals the child recorded.
+/// after the other, each only once the previous one has been fully dealt
+/// with (recorded, or dropped), then SIGUSR2, and returns the signals the
+/// child recorded (the probes left out).
+///
+/// The handshake: after each signal the test sends the probe, SIGRTMAX, and
+/// waits until the child has recorded it. tini-rs's one forwarder thread
+/// takes signals off its queue lowest number first and passes each on
+/// before it takes the next; the child, too, takes them lowest number
+/// first, one at a time. SIGRTMAX is the highest number, so once the probe
+/// is in the record, whatever tini-rs made of the signal before it is in
+/// the record too, and the next signal cannot overtake it.
 fn forwarded(extra: &[&str], env: &[(&str, &str)], sends: &[i32]) -> Vec<i32> {
     let dir = TempDir::new("rewrite");
     let out = dir.file("got");
@@ -43,6 +66,7 @@ fn forwarded(extra: &[&str], env: &[(&str, &str)], sends: &[i32]) -> Vec<i32> {
         libc::SIGUSR2,
         libc::SIGINT,
         libc::SIGHUP,
+        probe(),
     ]
     .iter()
     .map(i32::to_string)
@@ -68,20 +92,27 @@ fn forwarded(extra: &[&str], env: &[(&str, &str)], sends: &[i32]) -> Vec<i32> {
         wait_until(LIMIT, || ready.exists()),
         "recorder never started"
     );
-    for &sig in sends {
+    let probes = |got: &[i32]| got.iter().filter(|&&s| s == probe()).count();
+    for (i, &sig) in sends.iter().enumerate() {
         tini.signal(sig);
-        // Spaced, so the order seen is the order sent.
-        std::thread::sleep(Duration::from_millis(100));
+        tini.signal(probe());
+        let mut got = Vec::new();
+        let handled = wait_until(LIMIT, || {
+            got = record(&out);
+            probes(&got) == i + 1
+        });
+        assert!(
+            handled,
+            "signal {sig}: no probe came after it; recorded {got:?}"
+        );
     }
     tini.signal(libc::SIGUSR2);
     let code = tini.exit_code(LIMIT);
     let (_, stderr) = tini.output();
     assert_eq!(code, 0, "recorder did not exit cleanly; stderr:\n{stderr}");
-    std::fs::read_to_string(&out)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.parse().ok())
-        .collect()
+    let got = record(&out);
+    assert_eq!(probes(&got), sends.len(), "probes recorded: {got:?}");
+    got.into_iter().filter(|&s| s != probe()).collect()
 }
 
 #[test]

@@ -21,6 +21,53 @@ fn read_pids(path: &std::path::Path) -> Vec<i32> {
         .collect()
 }
 
+/// How many processes the shutdown report (`-v`) says needed SIGKILL.
+fn needed_sigkill(stderr: &str) -> Option<u32> {
+    let line = stderr.lines().find(|l| l.contains("Shutdown: done"))?;
+    let before = line.split(" needed SIGKILL").next()?;
+    before.rsplit(' ').next()?.parse().ok()
+}
+
+/// A FIFO the main child's last command reads (`read _ < FIFO; exit N`):
+/// the main child exits only once the test releases it, so the test knows
+/// the moment the grace period's clock can start at the earliest.
+struct ExitGate(std::path::PathBuf);
+
+impl ExitGate {
+    fn new(dir: &TempDir) -> ExitGate {
+        let path = dir.file("exit-gate");
+        let c_path = std::ffi::CString::new(path.to_str().expect("UTF-8 temp path"))
+            .expect("no NUL in a temp path");
+        // SAFETY: mkfifo with a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+        ExitGate(path)
+    }
+
+    /// Waits (bounded) until the main child is blocked reading the FIFO,
+    /// lets it go on to exit, and returns an instant taken before it could:
+    /// the write end opens (without blocking) only once the main child has
+    /// opened the read end, and its `read` returns only on what is written.
+    fn release(&self) -> Instant {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut before = Instant::now();
+        let mut writer = None;
+        let opened = wait_until(LIMIT, || {
+            before = Instant::now();
+            writer = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.0)
+                .ok();
+            writer.is_some()
+        });
+        assert!(opened, "the main child never reached its last command");
+        let mut writer = writer.expect("opened");
+        writer.write_all(b"go\n").expect("write to the exit gate");
+        before
+    }
+}
+
 /// As PID 1: SIGTERM reaches the main child (which dies of it), then a
 /// daemon in its own session (out of reach of -g) gets SIGTERM from the
 /// shutdown, finishes a 0.5 s handler, and only then does tini-rs exit, with
@@ -50,6 +97,7 @@ fn pid1_waits_for_a_setsid_daemon_to_finish_its_term_handler() {
     ]));
     let pid1 = pid1_of(&tini);
     assert!(wait_until(LIMIT, || ready.exists()), "daemon never started");
+    // The clock starts when tini-rs receives this SIGTERM: not before now.
     let sent = Instant::now();
     // SAFETY: kill(2) to the PID 1 this test started.
     unsafe { libc::kill(pid1, libc::SIGTERM) };
@@ -77,22 +125,26 @@ fn pid1_waits_for_a_setsid_daemon_to_finish_its_term_handler() {
 }
 
 /// As a subreaper: a descendant that ignores SIGTERM is SIGKILLed at the
-/// deadline, nothing of the test is left afterwards, and the whole shutdown
-/// takes the grace period and less than one second more.
+/// deadline, nothing of the test is left afterwards, and the shutdown takes
+/// the grace period and less than one second more, counted from the main
+/// child's exit (which starts the clock: no SIGTERM is sent here).
 #[test]
 fn subreaper_kills_a_term_ignoring_descendant_at_the_deadline() {
     let dir = TempDir::new("grace-subreaper");
     let pids = dir.file("pids");
-    // The main child exits at once; a double-forked daemon and a setsid one
-    // both ignore SIGTERM and have children of their own.
+    let gate = ExitGate::new(&dir);
+    // A double-forked daemon and a setsid one both ignore SIGTERM and have
+    // children of their own; once all four are up, the main child waits at
+    // the gate and then exits.
     let script = format!(
         "(sh -c 'trap \"\" TERM; sleep 60 & echo $! $$ >> {p}; wait' &); \
          setsid sh -c 'trap \"\" TERM; sleep 60 & echo $! $$ >> {p}; wait' & \
-         while [ \"$(wc -w < {p} 2>/dev/null)\" != 4 ]; do sleep 0.01; done; exit 5",
-        p = pids.display()
+         while [ \"$(wc -w < {p} 2>/dev/null)\" != 4 ]; do sleep 0.01; done; \
+         read _ < {gate}; exit 5",
+        p = pids.display(),
+        gate = gate.0.display()
     );
     let grace = Duration::from_millis(1500);
-    let start = Instant::now();
     let mut tini = Running::start_captured(tini(&[
         "-s",
         "-v",
@@ -103,8 +155,9 @@ fn subreaper_kills_a_term_ignoring_descendant_at_the_deadline() {
         "-c",
         &script,
     ]));
+    let main_exit = gate.release();
     let code = tini.exit_code(LIMIT);
-    let elapsed = start.elapsed();
+    let elapsed = main_exit.elapsed();
     let (_, stderr) = tini.output();
     let started = read_pids(&pids);
     assert_eq!(
@@ -125,8 +178,8 @@ fn subreaper_kills_a_term_ignoring_descendant_at_the_deadline() {
         "too long after the deadline: {elapsed:?}"
     );
     assert!(
-        stderr.contains("needed SIGKILL"),
-        "shutdown report missing:\n{stderr}"
+        needed_sigkill(&stderr).is_some_and(|n| n >= 2),
+        "the two TERM-ignoring shells needed SIGKILL; report:\n{stderr}"
     );
 }
 
@@ -149,6 +202,7 @@ fn main_child_ignoring_term_is_killed_at_the_deadline() {
         &script,
     ]));
     assert!(wait_until(LIMIT, || ready.exists()), "child never started");
+    // The clock starts when tini-rs receives this SIGTERM: not before now.
     let sent = Instant::now();
     tini.signal(libc::SIGTERM);
     let code = tini.exit_code(LIMIT);
@@ -168,20 +222,34 @@ fn main_child_ignoring_term_is_killed_at_the_deadline() {
 /// tini-rs survives the whole subreaper shutdown, SIGKILL pass included.
 #[test]
 fn a_process_beside_tini_rs_survives_the_shutdown() {
+    let dir = TempDir::new("grace-beside");
+    let ready = dir.file("ready");
     let mut sleeper = std::process::Command::new("sleep");
     sleeper.arg("60");
     let mut bystander = Running::start(sleeper);
-    let script = "(sh -c 'trap \"\" TERM; sleep 60' &); sleep 0.2; exit 0";
+    // The main child exits once its orphan ignores SIGTERM, so the shutdown
+    // has to go on to SIGKILL.
+    let script = format!(
+        "(sh -c 'trap \"\" TERM; touch {r}; sleep 60' &); \
+         while [ ! -e {r} ]; do sleep 0.01; done; exit 0",
+        r = ready.display()
+    );
     let mut tini = Running::start_captured(tini(&[
         "-s",
+        "-v",
         "--grace-period",
         "0.5",
         "--",
         "sh",
         "-c",
-        script,
+        &script,
     ]));
     assert_eq!(tini.exit_code(LIMIT), 0);
+    let (_, stderr) = tini.output();
+    assert!(
+        needed_sigkill(&stderr).is_some_and(|n| n >= 1),
+        "the TERM-ignoring orphan needed SIGKILL; report:\n{stderr}"
+    );
     assert!(
         alive(bystander.pid()),
         "a process outside tini-rs's tree was signalled"
@@ -190,17 +258,24 @@ fn a_process_beside_tini_rs_survives_the_shutdown() {
 }
 
 /// Without a grace period tini-rs exits as soon as the main child does,
-/// leaving the rest to the kernel or its own parent (tini's behaviour).
+/// leaving the rest to the kernel or its own parent (tini's behaviour): the
+/// background sleeper is still running when tini-rs has exited.
 #[test]
 fn without_grace_period_exit_is_immediate() {
     let dir = TempDir::new("no-grace");
     let pid_file = dir.file("pid");
-    let script = format!("sleep 30 & echo $! > {}; exit 4", pid_file.display());
-    let start = Instant::now();
+    let gate = ExitGate::new(&dir);
+    let script = format!(
+        "sleep 30 & echo $! > {}; read _ < {}; exit 4",
+        pid_file.display(),
+        gate.0.display()
+    );
     let mut tini = Running::start_captured(tini(&["-s", "--", "sh", "-c", &script]));
+    let main_exit = gate.release();
     let code = tini.exit_code(LIMIT);
-    let elapsed = start.elapsed();
+    let elapsed = main_exit.elapsed();
     let leftover = read_pids(&pid_file);
+    let still_running: Vec<bool> = leftover.iter().map(|&pid| alive(pid)).collect();
     for pid in &leftover {
         // The sleeper was re-parented away from tini-rs: clean it up.
         // SAFETY: kill(2) to the sleep this test's script started.
@@ -208,6 +283,11 @@ fn without_grace_period_exit_is_immediate() {
     }
     assert_eq!(code, 4);
     assert_eq!(leftover.len(), 1, "the background sleeper did not start");
+    assert_eq!(
+        still_running,
+        [true],
+        "tini-rs waited for (or ended) the sleeper"
+    );
     assert!(
         elapsed < Duration::from_secs(10),
         "did not exit at once: {elapsed:?}"

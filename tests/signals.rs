@@ -107,7 +107,7 @@ fn every_catchable_kind_of_signal_reaches_the_main_child() {
 fn sigchld_is_not_forwarded() {
     let dir = TempDir::new("no-chld");
     let out = dir.file("out");
-    let mut tini_rs = start_recorder(&["-s"], &["CHLD", "USR1"], &out);
+    let mut tini_rs = start_recorder(&["-s"], &["CHLD", "WINCH"], &out);
     let recorder = recorder_ready(&out);
 
     // The control: the recorder does record a SIGCHLD sent to it directly.
@@ -116,15 +116,16 @@ fn sigchld_is_not_forwarded() {
     wait_for_text(&out, "got CHLD\n", LIMIT);
 
     // Sent to tini-rs, SIGCHLD must stop there. Had it been passed on, it
-    // would be pending at the recorder before the USR1 and TERM sent after
-    // it, so the recorder would have printed it before exiting.
+    // would be pending at the recorder no later than the WINCH sent after
+    // it, and signals leave both queues (tini-rs's and the recorder's)
+    // lowest number first: SIGCHLD (17) before SIGWINCH (28). So once "got
+    // WINCH" is there, a passed-on SIGCHLD has been printed too.
     tini_rs.signal(libc::SIGCHLD);
-    tini_rs.signal(libc::SIGUSR1);
-    wait_for_text(&out, "got USR1\n", LIMIT);
+    tini_rs.signal(libc::SIGWINCH);
+    let text = wait_for_text(&out, "got WINCH\n", LIMIT);
+    assert_eq!(text.matches("got CHLD").count(), 1, "{text}");
     tini_rs.signal(libc::SIGTERM);
     assert_eq!(tini_rs.exit_code(LIMIT), 0);
-    let text = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(text.matches("got CHLD").count(), 1, "{text}");
 }
 
 /// The main child is a recorder that started another recorder in the
@@ -142,15 +143,8 @@ fn start_two_recorders(configure: impl FnOnce(&mut Command), dir: &TempDir) -> (
     let grandchild = recorder_ready(&dir.file("grandchild"));
     let main = recorder_ready(&dir.file("main"));
     assert_eq!(main, descendants(tini_rs.pid())[0], "main child");
-    let group = |pid: i32| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        stat[stat.rfind(')').unwrap() + 2..]
-            .split(' ')
-            .nth(2)
-            .unwrap()
-            .to_string()
-    };
-    assert_eq!(group(grandchild), main.to_string(), "one process group");
+    let group = |pid: i32| ProcStat::of(pid).map(|s| s.pgrp);
+    assert_eq!(group(grandchild), Some(main), "one process group");
     (tini_rs, main, grandchild)
 }
 
@@ -348,4 +342,42 @@ fn dash_p_sigusr1_by_name() {
 #[test]
 fn dash_p_usr2_by_number() {
     parent_death_signal_reaches_child("12", "USR2");
+}
+
+/// The tests' one /proc/PID/stat parser (common::ProcStat) against what the
+/// kernel says through system calls, and against a command name that holds
+/// the separators themselves.
+#[test]
+fn proc_stat_parser_reads_the_right_fields() {
+    // SAFETY: these calls have no preconditions.
+    let (pid, ppid, pgrp, sid) = unsafe {
+        (
+            libc::getpid(),
+            libc::getppid(),
+            libc::getpgrp(),
+            libc::getsid(0),
+        )
+    };
+    let me = ProcStat::of(pid).expect("our own stat");
+    assert_eq!(
+        (me.pid, me.ppid, me.pgrp, me.session),
+        (pid, ppid, pgrp, sid)
+    );
+    // This thread is running while it reads its own entry; the main thread
+    // (the process's own entry) waits for the test threads.
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    let threads = ProcStat::of_threads(pid);
+    let this = threads.iter().find(|t| t.pid == tid).expect("this thread");
+    assert_eq!(this.state, 'R');
+    assert!(threads.iter().any(|t| t.pid == pid), "the main thread");
+
+    let odd = "42 (a) b (c) S 7 8 9 0 -1 4194560 1 2 3 4 15 16 0 0 20 0 1 0 22 0";
+    let s = ProcStat::parse(odd).expect("parsed");
+    assert_eq!(s.comm, "a) b (c");
+    assert_eq!(
+        (s.pid, s.state, s.ppid, s.pgrp, s.session, s.tpgid),
+        (42, 'S', 7, 8, 9, -1)
+    );
+    assert_eq!((s.utime, s.stime, s.starttime), (15, 16, 22));
 }

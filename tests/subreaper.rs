@@ -97,11 +97,7 @@ fn without_subreaper_the_orphan_is_not_adopted() {
     // The main shell waits for the inner one before it becomes `sleep`, so
     // by then the orphan has its final parent.
     let main_child_is_sleep = wait_until(LIMIT, || {
-        let children: Vec<i32> = processes()
-            .iter()
-            .filter(|p| p.1 == tini_rs.pid())
-            .map(|p| p.0)
-            .collect();
+        let children = children_of(tini_rs.pid());
         children.len() == 1 && proc_comm(children[0]).as_deref() == Some("sleep")
     });
     assert!(main_child_is_sleep);

@@ -12,20 +12,32 @@ pub fn tini_rs() -> &'static str {
     env!("CARGO_BIN_EXE_tini-rs")
 }
 
+/// True when `CI` is set to any non-empty value (`true`, `1`, `yes`...):
+/// there a test that cannot run must fail, never skip.
 pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| v == "true" || v == "1")
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// The one skip-or-fail rule for a test that cannot run here: under CI (see
+/// [`in_ci`]) it fails; otherwise it says `SKIPPED <test>: <why>` on stderr
+/// and the caller returns. The line is written to stderr directly, not with
+/// `eprintln!`, which the test harness captures and hides for a test that
+/// passes: a skip must show.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    assert!(!in_ci(), "{test}: {why}; CI is set: refusing to skip");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// Tests that need root (namespaces, pids cgroups) call this first. Without
 /// root they are skipped with a message on a developer's machine, and FAIL
-/// in CI (`CI=true`), where they must run.
+/// in CI (`CI` set to anything non-empty), where they must run.
 pub fn require_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    assert!(!in_ci(), "{test}: needs root and CI=true: refusing to skip");
-    eprintln!("SKIPPED {test}: needs root (runs in CI)");
+    skip(test, "needs root (runs in CI)");
     false
 }
 
@@ -170,36 +182,110 @@ pub fn status_field(pid: i32, field: &str) -> Option<String> {
     })
 }
 
-/// (pid, ppid, state letter) of every process in this /proc.
-pub fn processes() -> Vec<(i32, i32, char)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let mut fields = stat[close + 2..].split(' ');
-        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
-        let ppid = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        out.push((pid, ppid, state));
+/// The fields of `/proc/PID/stat` (proc(5)) that the tests use. The one
+/// parser of that file in the tests: the command name may hold spaces and
+/// parentheses, so the fields are counted from the *last* `)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// (1) The process (or, under /proc/PID/task, thread) id.
+    pub pid: i32,
+    /// (2) The command name, without the parentheses.
+    pub comm: String,
+    /// (3) R, S, D, Z, T...
+    pub state: char,
+    /// (4)
+    pub ppid: i32,
+    /// (5) Process group.
+    pub pgrp: i32,
+    /// (6) Session.
+    pub session: i32,
+    /// (8) Foreground process group of the controlling terminal (-1: none).
+    pub tpgid: i32,
+    /// (14) User-mode CPU time, in clock ticks.
+    pub utime: u64,
+    /// (15) Kernel-mode CPU time, in clock ticks.
+    pub stime: u64,
+    /// (22) Start time after boot, in clock ticks.
+    pub starttime: u64,
+}
+
+impl ProcStat {
+    /// Parses the text of a stat file; None if it is not one.
+    pub fn parse(text: &str) -> Option<ProcStat> {
+        let open = text.find('(')?;
+        let close = text.rfind(')')?;
+        let pid = text[..open].trim().parse().ok()?;
+        let comm = text.get(open + 1..close)?.to_string();
+        // fields[0] is field 3 (state), so field N is fields[N - 3].
+        let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).copied();
+        let int = |n: usize| field(n)?.parse::<i32>().ok();
+        let ticks = |n: usize| field(n)?.parse::<u64>().ok();
+        Some(ProcStat {
+            pid,
+            comm,
+            state: field(3)?.chars().next()?,
+            ppid: int(4)?,
+            pgrp: int(5)?,
+            session: int(6)?,
+            tpgid: int(8)?,
+            utime: ticks(14)?,
+            stime: ticks(15)?,
+            starttime: ticks(22)?,
+        })
     }
-    out
+
+    /// `/proc/PID/stat`; None once the process is gone (reaped).
+    pub fn of(pid: i32) -> Option<ProcStat> {
+        ProcStat::read(&format!("/proc/{pid}/stat"))
+    }
+
+    /// `/proc/PID/task/*/stat`: one entry per thread of `pid`.
+    pub fn of_threads(pid: i32) -> Vec<ProcStat> {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| ProcStat::read(&format!("{}/stat", e.path().display())))
+            .collect()
+    }
+
+    fn read(path: &str) -> Option<ProcStat> {
+        ProcStat::parse(&std::fs::read_to_string(path).ok()?)
+    }
+
+    /// utime + stime.
+    pub fn cpu_ticks(&self) -> u64 {
+        self.utime + self.stime
+    }
+}
+
+/// Every process in this /proc (those that exit while it is read are left
+/// out).
+pub fn processes() -> Vec<ProcStat> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(ProcStat::of)
+        .collect()
+}
+
+/// The direct children of `pid` (seen from this /proc).
+pub fn children_of(pid: i32) -> Vec<i32> {
+    processes()
+        .into_iter()
+        .filter(|p| p.ppid == pid)
+        .map(|p| p.pid)
+        .collect()
 }
 
 /// Every descendant of `root` (not `root` itself), parents before children.
 pub fn descendants(root: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (pid, ppid, _) in processes() {
-        children.entry(ppid).or_default().push(pid);
+    for p in processes() {
+        children.entry(p.ppid).or_default().push(p.pid);
     }
     let mut found = Vec::new();
     let mut queue = vec![root];
@@ -216,13 +302,22 @@ pub fn descendants(root: i32) -> Vec<i32> {
 pub fn zombies_under(root: i32) -> Vec<i32> {
     let zombies: Vec<i32> = processes()
         .iter()
-        .filter(|p| p.2 == 'Z')
-        .map(|p| p.0)
+        .filter(|p| p.state == 'Z')
+        .map(|p| p.pid)
         .collect();
     descendants(root)
         .into_iter()
         .filter(|p| zombies.contains(p))
         .collect()
+}
+
+/// Waits until every thread of `pid` is asleep (state S), i.e. blocked in
+/// whatever call it waits in: whatever it had to do so far is done.
+pub fn wait_asleep(pid: i32, limit: Duration) -> bool {
+    wait_until(limit, || {
+        let threads = ProcStat::of_threads(pid);
+        !threads.is_empty() && threads.iter().all(|t| t.state == 'S')
+    })
 }
 
 /// The pid of the tini-rs process that `unshare --fork` started, seen from

@@ -622,14 +622,18 @@ impl Agent {
         let left = end.saturating_duration_since(Instant::now());
         match self.lines.recv_timeout(left) {
             Ok(line) => {
-                if let Some(sig) = parse_signal(&line) {
-                    self.received.push(sig);
-                } else {
-                    self.pending.push_back(line);
-                }
+                self.note(line);
                 true
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    /// Files one line from the agent: a signal report or another line.
+    fn note(&mut self, line: String) {
+        match parse_signal(&line) {
+            Some(sig) => self.received.push(sig),
+            None => self.pending.push_back(line),
         }
     }
 
@@ -692,6 +696,21 @@ impl Agent {
         while self.pump(end) {}
     }
 
+    /// Once tini-rs and the agent have exited: reads every line still in
+    /// the pipe, up to end-of-file (every writer gone). False if that did
+    /// not happen within `limit`.
+    pub fn read_to_end(&mut self, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.note(line),
+                Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
     /// Signals received so far, without the SIGCHLDs of the agent's own
     /// children.
     pub fn forwarded(&self) -> Vec<Received> {
@@ -742,32 +761,6 @@ pub fn send_signal(pid: i32, sig: i32) -> bool {
     assert!(pid > 1, "refusing to signal pid {pid}");
     // SAFETY: kill(2) to one process this test started.
     unsafe { libc::kill(pid, sig) == 0 }
-}
-
-/// The direct children of `pid` (seen from this /proc).
-pub fn children_of(pid: i32) -> Vec<i32> {
-    crate::common::processes()
-        .into_iter()
-        .filter(|p| p.1 == pid)
-        .map(|p| p.0)
-        .collect()
-}
-
-/// utime + stime of a process, in clock ticks (proc(5) fields 14 and 15).
-pub fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let Some(close) = stat.rfind(')') else {
-        return 0;
-    };
-    let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-    // After the name, field 3 (state) is index 0, so 14 and 15 are 11 and 12.
-    let get = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    get(11) + get(12)
 }
 
 /// Context switches (voluntary + involuntary) summed over every thread.

@@ -4,12 +4,16 @@ once it gets SIGTERM.
 
 Usage: signal_recorder.py NAME [NAME...]
 NAME is a signal name without "SIG" (USR1, WINCH) or RTMIN+N. SIGTERM is
-always recorded; it prints "ready PID" once every handler is installed.
+always recorded; it prints "ready PID" once the signals are blocked.
+
+It runs no handler: it blocks the signals and takes them off its queue one
+at a time with sigwaitinfo, lowest number first when several are pending,
+printing each before it takes the next. So when "got X" is printed, every
+signal numbered below X that was pending with it has been printed already.
 """
 import os
 import signal
 import sys
-import time
 
 
 def signal_number(name):
@@ -21,18 +25,11 @@ def signal_number(name):
 names = {signal_number(n): n for n in sys.argv[1:]}
 names[signal.SIGTERM] = "TERM"
 
+signal.pthread_sigmask(signal.SIG_BLOCK, names)
+print(f"ready {os.getpid()}", flush=True)
 
-def record(signum, frame):
+while True:
+    signum = signal.sigwaitinfo(names).si_signo
     print(f"got {names[signum]}", flush=True)
     if signum == signal.SIGTERM:
         sys.exit(0)
-
-
-for signum in names:
-    signal.signal(signum, record)
-print(f"ready {os.getpid()}", flush=True)
-
-# Not signal.pause(): a signal landing between a check and pause() would
-# leave us asleep. Sleeping is interrupted by every signal anyway.
-while True:
-    time.sleep(1)
