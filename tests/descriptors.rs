@@ -71,13 +71,20 @@ fn inherited_descriptors_go_to_the_child(failing: &[&str]) {
     }
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]).current_dir(&dir.0);
-    // SAFETY: dup2 is async-signal-safe; the new descriptor has no CLOEXEC.
+    // SAFETY: dup2 and fcntl are async-signal-safe. dup2 onto itself (the
+    // pipe may already be descriptor 5) keeps CLOEXEC, so it is cleared.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(write_end, INHERITED_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
+            let ok = if write_end == INHERITED_FD {
+                libc::fcntl(INHERITED_FD, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(write_end, INHERITED_FD) >= 0
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
             }
-            Ok(())
         });
     }
     let mut tini_rs = Running::start(cmd);

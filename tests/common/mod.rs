@@ -422,3 +422,16 @@ pub fn assert_running_then_terminate(tini_rs: &mut Running, limit: Duration) {
     tini_rs.signal(libc::SIGTERM);
     assert_eq!(tini_rs.exit_code(limit), 128 + libc::SIGTERM);
 }
+
+/// For a constructor in `.init_array` that turns the test binary into a
+/// helper process: the words after argv[1] when argv[1] is `flag`. Read from
+/// /proc (portable across C libraries, which do not all pass argv to
+/// constructors).
+pub fn helper_args(flag: &str) -> Option<Vec<Vec<u8>>> {
+    let cmdline = std::fs::read("/proc/self/cmdline").ok()?;
+    let mut words = cmdline.split(|&b| b == 0);
+    // /proc/self/cmdline ends with a NUL, so the split leaves one empty tail.
+    let mut all: Vec<Vec<u8>> = words.by_ref().map(<[u8]>::to_vec).collect();
+    all.pop();
+    (all.get(1).map(Vec::as_slice) == Some(flag.as_bytes())).then(|| all.split_off(2))
+}

@@ -46,22 +46,16 @@ pub const FLAG: &str = "--tini-rs-agent";
 #[unsafe(link_section = ".init_array")]
 static AGENT_ENTRY: extern "C" fn() = agent_entry;
 
-/// Reads the command line from /proc (portable across C libraries, which do
-/// not all pass argv to constructors) and, when it asks for a role, runs it
-/// and exits without ever reaching the test harness.
+/// When the command line asks for a role, runs it and exits without ever
+/// reaching the test harness.
 extern "C" fn agent_entry() {
-    let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else {
+    let Some(args) = crate::common::helper_args(FLAG) else {
         return;
     };
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    if args.get(1) != Some(&FLAG.as_bytes()) {
-        return;
-    }
-    // /proc/self/cmdline ends with a NUL, so the split leaves one empty tail.
-    let rest = &args[3..args.len() - 1];
-    let code = match args.get(2).copied() {
+    let rest: Vec<&[u8]> = args.iter().skip(1).map(Vec::as_slice).collect();
+    let code = match args.first().map(Vec::as_slice) {
         Some(b"agent") => agent(),
-        Some(b"echo-args") => echo_args(rest),
+        Some(b"echo-args") => echo_args(&rest),
         _ => 2,
     };
     // SAFETY: _exit ends the process at once; nothing is left to clean up.

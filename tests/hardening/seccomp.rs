@@ -18,15 +18,16 @@ pub const FLAG: &str = "--tini-rs-seccomp";
 static SECCOMP_ENTRY: extern "C" fn() = seccomp_entry;
 
 extern "C" fn seccomp_entry() {
-    let Ok(cmdline) = std::fs::read("/proc/self/cmdline") else {
+    let Some(args) = crate::common::helper_args(FLAG) else {
         return;
     };
-    let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
-    if args.get(1) != Some(&FLAG.as_bytes()) || args.len() < 6 {
-        return;
-    }
-    // /proc/self/cmdline ends with a NUL: the split leaves one empty tail.
-    let code = run(args[2], args[3], &args[4..args.len() - 1]);
+    let code = match args.as_slice() {
+        [errno, names, program @ ..] if !program.is_empty() => {
+            let program: Vec<&[u8]> = program.iter().map(Vec::as_slice).collect();
+            run(errno, names, &program)
+        }
+        _ => 95,
+    };
     // SAFETY: _exit ends the process at once; nothing to clean up.
     unsafe { libc::_exit(code) }
 }
