@@ -67,11 +67,12 @@ pub fn spawn(
         })?;
 
     let attr = Attributes::new(inherited).map_err(|e| exec_error(&shown, e))?;
-    let take_terminal = stdin_is_our_terminal();
+    let mut take_terminal = stdin_is_our_terminal();
     let spawned = match posix_spawnp(&args, &attr, take_terminal) {
         // Only the terminal step can fail with these (execve never does);
         // like tini, go on without the terminal. Nothing was started.
         Err(err) if take_terminal && is_no_terminal(&err) => {
+            take_terminal = false;
             log::debug!(
                 "Cannot make the main child the terminal's foreground group ({err}); going on without"
             );

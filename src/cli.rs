@@ -233,7 +233,8 @@ Environment:
   RUST_LOG                 an env_logger filter; overrides the verbosity
 
 Exit status: the main child's; 128+N if signal N killed it; 127 program not
-found; 126 program not executable; 1 usage or set-up error.
+found; 126 program not executable or a directory; 1 any other failure to
+start it, a usage or set-up error, or a lost status (never 0 through -e).
 ",
         version = env!("CARGO_PKG_VERSION")
     )

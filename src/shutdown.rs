@@ -94,7 +94,9 @@ impl Supervisor {
                 Err(RecvTimeoutError::Timeout) => {
                     let Some(s) = &mut shutdown else { continue };
                     if Instant::now() >= s.deadline {
-                        if main_status.is_none() && self.main_child.kill() {
+                        // Once: later passes find it in the walk (or kill(-1)).
+                        if main_status.is_none() && !s.killed_at_deadline && self.main_child.kill()
+                        {
                             s.killed += 1;
                             log::info!(
                                 "Shutdown: grace period over; main child still running, sending SIGKILL"

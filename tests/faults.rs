@@ -316,7 +316,7 @@ fn stopped_and_continued_main_child_neither_ends_nor_spins_tini_rs() {
     assert_no_panic(&log);
 }
 
-/// The signals DESIGN.md says are never forwarded: SIGCHLD (ours), SIGTTIN
+/// The signals docs/DESIGN.md says are never forwarded: SIGCHLD (ours), SIGTTIN
 /// and SIGTTOU (ignored so the terminal cannot stop us) and the six the
 /// kernel sends on a fault (sent by kill(2) here).
 fn never_forwarded() -> [i32; 9] {
@@ -417,7 +417,7 @@ fn send_each_and_check(sigs: &[i32], forwarded: impl Fn(i32) -> bool) {
 /// Every signal a program may catch (1..=31 and SIGRTMIN..=SIGRTMAX, but
 /// SIGKILL and SIGSTOP), SIGABRT included, sent to tini-rs when it is not
 /// PID 1: it never dies, never orphans the agent, and forwards each one
-/// except those DESIGN.md keeps back.
+/// except those docs/DESIGN.md keeps back.
 #[test]
 fn every_catchable_signal_neither_kills_tini_rs_nor_orphans_the_child() {
     let sigs: Vec<i32> = (1..=31)
