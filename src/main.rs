@@ -153,10 +153,11 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     let threads = match config.grace_period {
         // tini's behaviour: the main thread is the reaper.
         None => forward::start(waitset, rewrite, None).map(|f| (f, None)),
-        Some(_) => forward::start(waitset, rewrite, Some(events_tx.clone()))
-            .and_then(|f| reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some(r)))),
+        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone())).and_then(|f| {
+            reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
+        }),
     };
-    let (forwarder, reaper) = threads.map_err(|err| {
+    let (forwarder, reaper_thread) = threads.map_err(|err| {
         log::error!("cannot start a thread: {err}");
         1
     })?;
@@ -167,8 +168,6 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     })?;
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
     let_go_of_what_the_child_inherited();
-    // Read while the child cannot have been reaped yet (nobody waits yet).
-    let main_process = procfs::read_process(main_pid);
     let main_pidfd = match sys::PidFd::open(main_pid) {
         Ok(fd) => Some(fd),
         Err(err) => {
@@ -187,8 +186,15 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     log::debug!("Forwarding signals to {}", target.describe());
     forwarder.aim(target);
 
-    Ok(match (config.grace_period, reaper) {
-        (Some(grace), Some(reaper)) => {
+    Ok(match reaper_thread {
+        Some((grace, reaper)) => {
+            // Without a pidfd the shutdown signals the main child by pid,
+            // after checking its start time, read here: nobody waits for it
+            // yet, so it cannot have been reaped and its pid reused.
+            let main_process = main_pidfd
+                .is_none()
+                .then(|| procfs::read_process(main_pid))
+                .flatten();
             reaper.watch(main_pid);
             shutdown::Supervisor {
                 events,
@@ -200,7 +206,7 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
             }
             .with_grace_period(grace)
         }
-        _ => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
+        None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
 }
 

@@ -31,8 +31,8 @@ pub struct Supervisor {
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
-/// one, else its /proc entry, to check the pid still names it before
-/// signalling by pid.
+/// one, else its /proc entry (read only then), to check the pid still names
+/// it before signalling by pid.
 pub struct MainChild {
     pub pid: libc::pid_t,
     pub pidfd: Option<PidFd>,

@@ -7,16 +7,23 @@ mod common;
 
 use common::*;
 use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// tini-rs `args` as a subreaper (so no warning joins stderr), completed.
 fn run_tini(args: &[&str]) -> (i32, String, String) {
+    run_tini_with(args, |_| {})
+}
+
+/// The same, with the command changed by `configure` first (PATH, stdin).
+fn run_tini_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> (i32, String, String) {
     let mut cmd = tini(&["-s"]);
     cmd.args(args)
         .env_remove("TINI_VERBOSITY")
         .env_remove("RUST_LOG");
+    configure(&mut cmd);
     run(cmd, LIMIT)
 }
 
@@ -188,11 +195,9 @@ fn an_executable_script_without_hash_bang_runs_under_sh() {
         dir.0.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut cmd = tini(&["-s", "--", "exits-with", "7"]);
-    cmd.env("PATH", path)
-        .env_remove("TINI_VERBOSITY")
-        .env_remove("RUST_LOG");
-    let (code, out, err) = run(cmd, LIMIT);
+    let (code, out, err) = run_tini_with(&["--", "exits-with", "7"], |cmd| {
+        cmd.env("PATH", path);
+    });
     assert_eq!((code, out.as_str(), err.as_str()), (7, "", ""));
 }
 
@@ -212,11 +217,9 @@ fn a_terminal_that_is_not_ours_is_not_taken_and_the_program_runs() {
     }
     // SAFETY: we own `master`; Stdio takes it over and closes it.
     let stdin = unsafe { <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(master) };
-    let mut cmd = tini(&["-s", "--", "sh", "-c", "exit 5"]);
-    cmd.stdin(stdin)
-        .env_remove("TINI_VERBOSITY")
-        .env_remove("RUST_LOG");
-    let (code, out, err) = run(cmd, LIMIT);
+    let (code, out, err) = run_tini_with(&["--", "sh", "-c", "exit 5"], |cmd| {
+        cmd.stdin(stdin);
+    });
     assert_eq!((code, out.as_str(), err.as_str()), (5, "", ""));
 }
 
