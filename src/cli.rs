@@ -25,8 +25,10 @@ pub struct Config {
     pub grace_period: Option<Duration>,
     /// `--rewrite`: what each forwarded signal becomes.
     pub rewrite: RewriteTable,
-    /// Program and arguments, passed through untouched.
+    /// Program and arguments, passed through untouched. Empty with `-P`.
     pub program: Vec<OsString>,
+    /// `-P`: pause mode. No program; reap orphans until SIGTERM or SIGINT.
+    pub pause: bool,
     /// Problems with the environment that tini tolerates; logged once the
     /// logger is up.
     pub warnings: Vec<String>,
@@ -62,8 +64,12 @@ pub fn parse(
         grace_period: None,
         rewrite: RewriteTable::default(),
         program: Vec::new(),
+        pause: false,
         warnings: Vec::new(),
     };
+    // Options that only say something about the main child, as given on
+    // the command line: with -P, which has none, each is a usage error.
+    let mut about_main_child: Vec<&'static str> = Vec::new();
     if let Some(value) = env("TINI_GRACE_PERIOD") {
         config.grace_period = parse_grace_period(&value.to_string_lossy())
             .map_err(|e| UsageError(format!("TINI_GRACE_PERIOD: {e}")))?;
@@ -117,7 +123,10 @@ pub fn parse(
                     config.grace_period = parse_grace_period(&value()?)
                         .map_err(|e| UsageError(format!("--grace-period: {e}")))?;
                 }
-                "rewrite" => config.rewrite.add_rule(&value()?).map_err(UsageError)?,
+                "rewrite" => {
+                    config.rewrite.add_rule(&value()?).map_err(UsageError)?;
+                    about_main_child.push("--rewrite");
+                }
                 _ => return Err(UsageError(format!("unknown option '{text}'"))),
             }
             continue;
@@ -134,7 +143,11 @@ pub fn parse(
                 's' => config.subreaper = true,
                 'v' => config.verbosity += 1,
                 'w' => config.warn_on_reap = true,
-                'g' => config.kill_process_group = true,
+                'g' => {
+                    config.kill_process_group = true;
+                    about_main_child.push("-g");
+                }
+                'P' => config.pause = true,
                 'e' | 'p' => {
                     let rest = &cluster[i + 1..];
                     let value = if rest.is_empty() {
@@ -151,6 +164,7 @@ pub fn parse(
                             ))
                         })?;
                         config.expected_codes[code as usize] = true;
+                        about_main_child.push("-e");
                     } else {
                         let sig = signals::parse(&value).ok_or_else(|| {
                             UsageError(format!("invalid signal '{value}' for -p"))
@@ -171,7 +185,9 @@ pub fn parse(
         }
     }
     config.program.extend(args);
-    if config.program.is_empty() {
+    if config.pause {
+        check_pause_mode(&mut config, &about_main_child, &env)?;
+    } else if config.program.is_empty() {
         return Err(UsageError("no program to run".to_string()));
     }
     if let Some(value) = env("TINI_VERBOSITY") {
@@ -185,6 +201,35 @@ pub fn parse(
         }
     }
     Ok(Action::Run(Box::new(config)))
+}
+
+/// `-P` runs no program, so a program, or an option about the main child,
+/// is a mistake worth stopping for. The environment's versions of those
+/// options may be set for a whole fleet of containers; they only warn.
+fn check_pause_mode(
+    config: &mut Config,
+    about_main_child: &[&str],
+    env: &impl Fn(&str) -> Option<OsString>,
+) -> Result<(), UsageError> {
+    if let Some(word) = config.program.first() {
+        return Err(UsageError(format!(
+            "-P runs no program, but '{}' was given",
+            word.to_string_lossy()
+        )));
+    }
+    if let Some(option) = about_main_child.first() {
+        return Err(UsageError(format!(
+            "{option} has no meaning with -P (there is no main child)"
+        )));
+    }
+    for name in ["TINI_KILL_PROCESS_GROUP", "TINI_REWRITE"] {
+        if env(name).is_some() {
+            config
+                .warnings
+                .push(format!("ignoring {name}: -P has no main child"));
+        }
+    }
+    Ok(())
 }
 
 /// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
@@ -209,6 +254,7 @@ pub fn usage() -> String {
         "tini-rs {version}: a tiny init for containers; reaps zombies and forwards signals
 
 Usage: tini-rs [OPTIONS] [--] PROGRAM [ARGS...]
+       tini-rs -P [OPTIONS]
 
 Options:
   -h                   Show this help and exit.
@@ -223,6 +269,10 @@ Options:
   --grace-period SECS  On shutdown, give every descendant SECS seconds in all
                        after SIGTERM before SIGKILL (0 = off, the default).
   --rewrite FROM:TO    Forward signal FROM as TO (0 = drop it); repeatable.
+  -P                   Pause mode, for a pod's infra process: run no program,
+                       reap orphans, ignore every signal but SIGTERM and
+                       SIGINT, which end it with exit 0 (after the
+                       --grace-period shutdown of what is left, if set).
 
 Environment:
   TINI_SUBREAPER           present: same as -s
@@ -235,6 +285,7 @@ Environment:
 Exit status: the main child's; 128+N if signal N killed it; 127 program not
 found; 126 program not executable or a directory; 1 any other failure to
 start it, a usage or set-up error, or a lost status (never 0 through -e).
+With -P: 0 once SIGTERM or SIGINT ended it; 1 a usage or set-up error.
 ",
         version = env!("CARGO_PKG_VERSION")
     )
@@ -353,6 +404,11 @@ mod tests {
             (&["-e"][..], "-e"),
             (&[][..], "no program"),
             (&["-s"][..], "no program"),
+            (&["-P", "sleep", "1"][..], "'sleep'"),
+            (&["-P", "--", "true"][..], "'true'"),
+            (&["-P", "-e", "3"][..], "-e"),
+            (&["-gP"][..], "-g"),
+            (&["-P", "--rewrite", "15:3"][..], "--rewrite"),
         ] {
             match run(args, &[]) {
                 Err(UsageError(msg)) => {
@@ -365,6 +421,19 @@ mod tests {
                 other => panic!("{args:?} must be a usage error, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn pause_mode_takes_no_program_and_only_warns_about_the_environment() {
+        let c = config(&["-P", "-s", "-w", "--grace-period", "2"], &[]);
+        assert!(c.pause && c.subreaper && c.warn_on_reap && c.program.is_empty());
+        assert_eq!(c.grace_period, Some(Duration::from_secs(2)));
+        let c = config(
+            &["-P"],
+            &[("TINI_KILL_PROCESS_GROUP", ""), ("TINI_REWRITE", "15:3")],
+        );
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(!config(&["true"], &[]).pause);
     }
 
     #[test]

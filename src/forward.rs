@@ -10,32 +10,10 @@
 //! order (same signal FIFO, then lowest number); zero syscalls while idle.
 
 use crate::event::Event;
-use crate::signals::{self, RewriteTable};
+use crate::signals::{self, RewriteTable, WaitSet};
 use crate::sys::{self, PidFd};
 use std::io;
-use std::mem::MaybeUninit;
 use std::sync::mpsc::{Sender, channel};
-
-/// The set of signals the forwarder waits for: every forwardable one.
-pub struct WaitSet(libc::sigset_t);
-
-impl WaitSet {
-    /// Every forwardable signal. Raw libc: nix's `SigSet::add` takes a
-    /// `Signal`, which has no real-time signals.
-    pub fn forwardable() -> WaitSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
-        // SAFETY: sigemptyset initialises the set; sigaddset gets signal
-        // numbers from `forwardable()`, which are all valid.
-        let set = unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            for sig in signals::forwardable() {
-                libc::sigaddset(set.as_mut_ptr(), sig);
-            }
-            set.assume_init()
-        };
-        WaitSet(set)
-    }
-}
 
 /// Where forwarded signals go.
 pub enum Target {
@@ -101,18 +79,8 @@ pub fn start(
             return;
         };
         loop {
-            let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
-            // SAFETY: a valid set, and room for the siginfo the kernel
-            // writes. The signals are blocked here as everywhere, as
-            // sigwaitinfo requires. Raw libc: nix's sigwait gives no siginfo
-            // and no real-time signals.
-            let sig = unsafe { libc::sigwaitinfo(&waitset.0, info.as_mut_ptr()) };
-            if sig < 0 {
-                // EINTR (a stop and continue) is the only error possible.
-                continue;
-            }
-            // SAFETY: filled in by the successful sigwaitinfo.
-            if caused_by_ourselves(sig, unsafe { info.assume_init_ref() }) {
+            let (sig, info) = waitset.wait();
+            if caused_by_ourselves(sig, &info) {
                 continue;
             }
             if let Some(tx) = &stop_requests

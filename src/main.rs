@@ -15,6 +15,7 @@ mod cli;
 mod event;
 mod forward;
 mod logging;
+mod pause;
 mod procfs;
 mod reaper;
 mod shutdown;
@@ -85,6 +86,14 @@ fn run() -> i32 {
         "Signals never forwarded: {}",
         signals::names(signals::never_forwarded())
     );
+    if config.pause {
+        // Nothing to hand on to a child: let go of it all at once.
+        let_go_of_inherited_descriptors_and_directory();
+        return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
+            log::error!("cannot start a thread: {err}");
+            1
+        });
+    }
     log::debug!("The main child gets {}", inherited.describe());
 
     match run_main_child(&config, inherited) {
@@ -147,7 +156,7 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
 /// it could not run. Threads start first, since one that fails to start
 /// after the child exists would leave the child running on, orphaned.
 fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
-    let waitset = forward::WaitSet::forwardable();
+    let waitset = signals::WaitSet::forwardable();
     let rewrite = config.rewrite.clone();
     let (events_tx, events) = std::sync::mpsc::channel::<Event>();
     let threads = match config.grace_period {
@@ -167,7 +176,7 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
         err.exit_code
     })?;
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
-    let_go_of_what_the_child_inherited();
+    let_go_of_inherited_descriptors_and_directory();
     let main_pidfd = match sys::PidFd::open(main_pid) {
         Ok(fd) => Some(fd),
         Err(err) => {
@@ -195,14 +204,14 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
                 .is_none()
                 .then(|| procfs::read_process(main_pid))
                 .flatten();
-            reaper.watch(main_pid);
+            reaper.watch(Some(main_pid));
             shutdown::Supervisor {
                 events,
-                main_child: shutdown::MainChild {
+                main_child: Some(shutdown::MainChild {
                     pid: main_pid,
                     pidfd: main_pidfd,
                     process: main_process,
-                },
+                }),
             }
             .with_grace_period(grace)
         }
@@ -210,12 +219,12 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     })
 }
 
-/// The child has its own copies now. PID 1 outlives every process in the
+/// The child (if any) has its own copies now. PID 1 outlives every process in the
 /// container, so what it keeps stays held: a listening socket stays open
 /// after the application closed it, a pipe never sees end-of-file, and a
 /// working directory pins its mount. So tini-rs closes every descriptor it
 /// inherited above stderr and moves to `/`; failing either only costs that.
-fn let_go_of_what_the_child_inherited() {
+fn let_go_of_inherited_descriptors_and_directory() {
     if let Err(err) = sys::close_descriptors_from(3) {
         log::warn!("cannot close inherited descriptors: {err}");
     }

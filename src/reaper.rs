@@ -16,7 +16,7 @@ use std::sync::mpsc::{Sender, channel};
 /// child's raw wait status. `None` if waitpid failed first.
 pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Option<i32> {
     let mut main_status = None;
-    if let Some(err) = reap(main_pid, warn_on_reap, |status| {
+    if let Some(err) = reap(Some(main_pid), warn_on_reap, |status| {
         main_status = Some(status);
         true
     }) {
@@ -25,21 +25,34 @@ pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Optio
     }
     // Everything that has exited by now; the main child's pid is free from
     // here on, so any pid seen is another process.
-    while let Ok(Some((pid, status))) = wait_any(libc::WNOHANG) {
-        report_other(pid, status, warn_on_reap);
-    }
+    let _ = reap_exited(warn_on_reap);
     main_status
+}
+
+/// Reaps every child that has exited by now, without blocking; no child
+/// at all is not an error. For pause mode, which is woken by SIGCHLD since
+/// a blocking waitpid(-1) returns at once while it has no child.
+pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
+    loop {
+        match wait_any(libc::WNOHANG) {
+            Ok(Some((pid, status))) => report_other(pid, status, warn_on_reap),
+            Ok(None) => return Ok(()),
+            Err(err) if err.raw_os_error() == Some(libc::ECHILD) => return Ok(()),
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// The reaper thread, waiting to learn the main child's pid.
 pub struct Reaper {
-    main_pid: Sender<libc::pid_t>,
+    main_pid: Sender<Option<libc::pid_t>>,
 }
 
 impl Reaper {
-    /// Starts reaping, with `pid` as the main child. Call it once the main
-    /// child exists, so that "no child" means "all gone".
-    pub fn watch(self, pid: libc::pid_t) {
+    /// Starts reaping, with `pid` as the main child (`None` in pause mode).
+    /// Call it once the main child exists, so that "no child" means "all
+    /// gone".
+    pub fn watch(self, pid: Option<libc::pid_t>) {
         // Only fails if the thread is gone, which it never is by itself.
         let _ = self.main_pid.send(pid);
     }
@@ -52,7 +65,7 @@ impl Reaper {
 /// [`Event::ReaperFailed`]; the main thread never waits on a reaper that
 /// has stopped.
 pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
-    let (pid_tx, pid_rx) = channel::<libc::pid_t>();
+    let (pid_tx, pid_rx) = channel::<Option<libc::pid_t>>();
     crate::threads::start("reaper", move || {
         let Ok(main_pid) = pid_rx.recv() else {
             return;
@@ -78,14 +91,13 @@ pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
 /// and stops if it returns true; otherwise runs until waitpid fails (ECHILD:
 /// no child left) and returns that error.
 fn reap(
-    main_pid: libc::pid_t,
+    // Once the main child is reaped its pid is free for reuse: a later
+    // process with the same number is just another orphan, and its status
+    // must not replace the main child's. So it becomes `None`.
+    mut main_pid: Option<libc::pid_t>,
     warn_on_reap: bool,
     mut on_main_exit: impl FnMut(i32) -> bool,
 ) -> Option<io::Error> {
-    // Once the main child is reaped its pid is free for reuse: a later
-    // process with the same number is just another orphan, and its status
-    // must not replace the main child's.
-    let mut main_pid = Some(main_pid);
     loop {
         match wait_any(0) {
             Ok(Some((pid, status))) if main_pid == Some(pid) => {

@@ -27,7 +27,9 @@ const KILL_RESCAN_INTERVAL: Duration = Duration::from_millis(20);
 /// reaper's and the forwarder's events and keeps the clock.
 pub struct Supervisor {
     pub events: Receiver<Event>,
-    pub main_child: MainChild,
+    /// `None` in pause mode (`-P`): every descendant is stopped as soon as
+    /// the stop is requested.
+    pub main_child: Option<MainChild>,
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
@@ -57,6 +59,8 @@ impl Supervisor {
     pub fn with_grace_period(self, grace: Duration) -> Option<i32> {
         let mut shutdown: Option<Shutdown> = None;
         let mut main_status = None;
+        // Until then the other descendants are left alone.
+        let mut main_gone = self.main_child.is_none();
         loop {
             let event = match &shutdown {
                 // Nothing is happening: block, zero wake-ups.
@@ -64,7 +68,7 @@ impl Supervisor {
                     .events
                     .recv()
                     .map_err(|_| RecvTimeoutError::Disconnected),
-                Some(s) => self.events.recv_timeout(s.next_wake(main_status.is_some())),
+                Some(s) => self.events.recv_timeout(s.next_wake(main_gone)),
             };
             match event {
                 Ok(Event::StopRequested) => {
@@ -72,11 +76,15 @@ impl Supervisor {
                         log::info!(
                             "Shutdown: stop signal received; everything has {grace:?} from now"
                         );
-                        shutdown = Some(Shutdown::new(grace));
+                        let s = shutdown.insert(Shutdown::new(grace));
+                        if main_gone {
+                            s.terminate_descendants();
+                        }
                     }
                 }
                 Ok(Event::MainExited(status)) => {
                     main_status = Some(status);
+                    main_gone = true;
                     let s = shutdown.get_or_insert_with(|| Shutdown::new(grace));
                     log::info!(
                         "Shutdown: main child exited after {} ms; stopping the other descendants",
@@ -94,16 +102,17 @@ impl Supervisor {
                 Err(RecvTimeoutError::Timeout) => {
                     let Some(s) = &mut shutdown else { continue };
                     if Instant::now() >= s.deadline {
-                        // Once: later passes find it in the walk (or kill(-1)).
-                        if main_status.is_none() && !s.killed_at_deadline && self.main_child.kill()
-                        {
-                            s.killed += 1;
-                            log::info!(
-                                "Shutdown: grace period over; main child still running, sending SIGKILL"
-                            );
+                        if let Some(main_child) = &self.main_child {
+                            // Once: later passes find it in the walk (or kill(-1)).
+                            if !main_gone && !s.killed_at_deadline && main_child.kill() {
+                                s.killed += 1;
+                                log::info!(
+                                    "Shutdown: grace period over; main child still running, sending SIGKILL"
+                                );
+                            }
                         }
-                        s.kill_descendants(self.main_child.pid);
-                    } else if main_status.is_some() {
+                        s.kill_descendants(self.main_child.as_ref().map(|m| m.pid));
+                    } else if main_gone {
                         s.terminate_descendants();
                     }
                 }
@@ -190,10 +199,10 @@ impl Shutdown {
 
     /// SIGKILL to everything left. Repeated until the reaper reports that no
     /// child is left, so that a fork racing the first pass is caught too.
-    fn kill_descendants(&mut self, main_pid: libc::pid_t) {
+    fn kill_descendants(&mut self, main_pid: Option<libc::pid_t>) {
         let left = our_descendants();
         if !self.killed_at_deadline {
-            self.killed += left.iter().filter(|p| p.pid != main_pid).count();
+            self.killed += left.iter().filter(|p| Some(p.pid) != main_pid).count();
             if !left.is_empty() {
                 log::info!(
                     "Shutdown: grace period over; sending SIGKILL to {} processes",

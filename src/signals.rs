@@ -62,6 +62,51 @@ pub fn forwardable() -> impl Iterator<Item = i32> {
     (1..=max_signal()).filter(|&s| is_forwardable(s))
 }
 
+/// A set of signals to take off the queue with sigwaitinfo(2). Every thread
+/// keeps them blocked, so they wait in the kernel's queue until taken.
+pub struct WaitSet(libc::sigset_t);
+
+impl WaitSet {
+    /// Every forwardable signal: the forwarder's set.
+    pub fn forwardable() -> WaitSet {
+        WaitSet::of(forwardable())
+    }
+
+    /// A set of valid signal numbers. Raw libc: nix's `SigSet::add` takes a
+    /// `Signal`, which has no real-time signals.
+    pub fn of(signals: impl IntoIterator<Item = i32>) -> WaitSet {
+        let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
+        // SAFETY: sigemptyset initialises the set; sigaddset only rejects
+        // an invalid number, which leaves the set as it was.
+        let set = unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            for sig in signals {
+                libc::sigaddset(set.as_mut_ptr(), sig);
+            }
+            set.assume_init()
+        };
+        WaitSet(set)
+    }
+
+    /// Blocks until one of the signals is pending and takes it: its number
+    /// and the sender's details. Zero wake-ups until then.
+    pub fn wait(&self) -> (i32, libc::siginfo_t) {
+        loop {
+            let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+            // SAFETY: a valid set, and room for the siginfo the kernel
+            // writes. The signals are blocked in every thread, as
+            // sigwaitinfo requires. Raw libc: nix's sigwait gives no
+            // siginfo and no real-time signals.
+            let sig = unsafe { libc::sigwaitinfo(&self.0, info.as_mut_ptr()) };
+            // EINTR (a stop and continue) is the only error possible.
+            if sig > 0 {
+                // SAFETY: filled in by the successful sigwaitinfo.
+                return (sig, unsafe { info.assume_init() });
+            }
+        }
+    }
+}
+
 /// Parses `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`, `RTMAX-1` (case-insensitive
 /// names) into a valid signal number.
 pub fn parse(text: &str) -> Option<i32> {

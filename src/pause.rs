@@ -1,0 +1,66 @@
+//! `-P`: pause mode, for the process that holds a pod's namespaces (podman's
+//! infra container, a Kubernetes-style pause container). No program: tini-rs
+//! reaps every orphan that comes to it until SIGTERM or SIGINT, then exits 0,
+//! after the `--grace-period` shutdown of what is left when one is set.
+//!
+//! One thread takes SIGCHLD and every forwardable signal off the queue with
+//! sigwaitinfo(2): zero wake-ups while nothing happens. It cannot block in
+//! waitpid(-1) as the reaper does elsewhere: with no child yet, that returns
+//! ECHILD at once. Signals other than SIGCHLD, SIGTERM and SIGINT are taken
+//! and dropped, so they neither end the pause nor pile up in the queue.
+
+use crate::event::Event;
+use crate::reaper;
+use crate::shutdown::Supervisor;
+use crate::signals::{self, WaitSet};
+use std::io;
+use std::time::Duration;
+
+/// Pauses until SIGTERM or SIGINT; returns the exit code. `Err` only when
+/// the reaper thread a grace period needs cannot start.
+pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<i32> {
+    // Started now, while nothing depends on it: failing later, at the stop,
+    // would leave the descendants without their bounded shutdown.
+    let shutdown = match grace_period {
+        Some(grace) => {
+            let (events_tx, events) = std::sync::mpsc::channel::<Event>();
+            let reaper = reaper::start(warn_on_reap, events_tx.clone())?;
+            Some((grace, reaper, events_tx, events))
+        }
+        None => None,
+    };
+    let waitset = WaitSet::of(signals::forwardable().chain([libc::SIGCHLD]));
+    log::info!("Pause mode: reaping orphans until SIGTERM or SIGINT");
+    // Children tini-rs was exec'd with may have exited already; their
+    // SIGCHLD went to the process we replaced, or is pending.
+    reap(warn_on_reap);
+    loop {
+        let (sig, _) = waitset.wait();
+        match sig {
+            libc::SIGCHLD => reap(warn_on_reap),
+            libc::SIGTERM | libc::SIGINT => {
+                log::info!("Pause mode: {} received; stopping", signals::name(sig));
+                break;
+            }
+            other => log::debug!("Pause mode: ignoring {}", signals::name(other)),
+        }
+    }
+    if let Some((grace, reaper, events_tx, events)) = shutdown {
+        // The reaper thread takes over from here: blocking in waitpid(-1)
+        // now ends, with ECHILD, exactly when the last descendant is gone.
+        let _ = events_tx.send(Event::StopRequested);
+        reaper.watch(None);
+        Supervisor {
+            events,
+            main_child: None,
+        }
+        .with_grace_period(grace);
+    }
+    Ok(0)
+}
+
+fn reap(warn_on_reap: bool) {
+    if let Err(err) = reaper::reap_exited(warn_on_reap) {
+        log::error!("waitpid failed: {err}");
+    }
+}
