@@ -6,10 +6,14 @@
 //! of tini-rs's page tables, and the parent resumes as soon as the program
 //! is exec'd (or reports why it could not be). Unlike execvp(3), which tini
 //! uses, glibc's posix_spawnp does not run a file without a `#!` line
-//! through /bin/sh, so tini-rs does that itself. It cannot hand the child an
-//! ignored SIGCHLD while tini-rs itself needs it at default (or the kernel
-//! would reap the child before we could), so that rare start falls back to
-//! fork and exec, where the child ignores it again itself.
+//! through /bin/sh, so tini-rs does that itself. Two rare starts fall back
+//! to fork and exec, where the child can act on itself before exec:
+//! - tini-rs was started with SIGCHLD ignored. posix_spawn cannot hand the
+//!   child an ignored SIGCHLD while tini-rs itself needs it at default (or
+//!   the kernel would reap the child before we could); the child ignores
+//!   it again itself.
+//! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
+//!   own pid in `LISTEN_PID`, known only once it exists.
 
 use crate::signals::InheritedState;
 use std::ffi::{CString, OsString};
@@ -53,8 +57,10 @@ pub fn spawn(
         });
     }
     let shown = name.to_string_lossy();
-    if inherited.sigchld_ignored() {
-        return spawn_forked(program, inherited).map_err(|e| exec_error(&shown, e));
+    let sockets_for_the_child = sockets_are_passed_to_us();
+    if inherited.sigchld_ignored() || sockets_for_the_child {
+        return spawn_forked(program, inherited, sockets_for_the_child)
+            .map_err(|e| exec_error(&shown, e));
     }
     // Words from argv cannot hold a NUL byte; only a caller bug could.
     let args: Vec<CString> = program
@@ -166,18 +172,37 @@ fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
     })
 }
 
-/// The fork-and-exec way, for a start with SIGCHLD ignored.
+/// systemd's socket activation hands sockets (descriptors 3 and up, see
+/// `LISTEN_FDS`) to the process `LISTEN_PID` names, and `sd_listen_fds()`
+/// refuses them in any other process. When it names tini-rs, they are
+/// meant for the program tini-rs runs, which then must see its own pid
+/// there. Any other value is not ours to change.
+fn sockets_are_passed_to_us() -> bool {
+    let ours = std::env::var_os("LISTEN_PID").and_then(|value| value.to_str()?.parse::<u32>().ok())
+        == Some(std::process::id());
+    if ours {
+        log::debug!("LISTEN_PID names tini-rs; the main child gets its own pid there");
+    }
+    ours
+}
+
+/// The fork-and-exec way, for the starts posix_spawn cannot do (see the
+/// module's comment). std forks, puts the child in its own process group
+/// and reports an exec failure back; the child does the rest itself and
+/// execs with everything made before the fork.
 fn spawn_forked(
     program: &[OsString],
     inherited: &'static InheritedState,
+    with_own_listen_pid: bool,
 ) -> io::Result<libc::pid_t> {
     let take_terminal = stdin_is_our_terminal();
+    let mut exec = PreparedExec::new(program, with_own_listen_pid)?;
     let mut command = std::process::Command::new(&program[0]);
-    command.args(&program[1..]).process_group(0);
+    command.process_group(0);
     // SAFETY: the closure runs between fork and exec and calls only
     // async-signal-safe functions (tcsetpgrp, getpid, rt_sigaction,
-    // pthread_sigmask); it allocates nothing. Descriptor 0 stays open for
-    // the borrow's whole (short) life.
+    // pthread_sigmask, execvpe); it allocates nothing. Descriptor 0 stays
+    // open for the borrow's whole (short) life.
     unsafe {
         command.pre_exec(move || {
             // tini-rs ignores SIGTTOU, and so does the child until the
@@ -192,10 +217,108 @@ fn spawn_forked(
                     return Err(err);
                 }
             }
-            inherited.restore_in_forked_child()
+            inherited.restore_in_forked_child()?;
+            Err(exec.run())
         });
     }
     Ok(command.spawn()?.id() as libc::pid_t)
+}
+
+/// The program's argv and environment, made before the fork: the forked
+/// child of a threaded process must not allocate.
+struct PreparedExec {
+    _args: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    _env: Vec<CString>,
+    envp: Vec<*const libc::c_char>,
+    /// `LISTEN_PID=` and room for any pid, written in the child, and where
+    /// `envp` points at it.
+    listen_pid: Option<(usize, [u8; LISTEN_PID_ENTRY_SIZE])>,
+}
+
+const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
+/// The prefix, the digits of the largest pid_t, a NUL.
+const LISTEN_PID_ENTRY_SIZE: usize = LISTEN_PID_PREFIX.len() + 10 + 1;
+
+// SAFETY: the raw pointers point into the struct's own heap buffers, which
+// it owns and never changes after `new`; only the forked child (a single
+// thread) uses them.
+unsafe impl Send for PreparedExec {}
+// SAFETY: as for Send; nothing is shared across threads at run time.
+unsafe impl Sync for PreparedExec {}
+
+impl PreparedExec {
+    fn new(program: &[OsString], with_own_listen_pid: bool) -> io::Result<Self> {
+        let nul_error =
+            |_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument");
+        let args: Vec<CString> = program
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .map_err(nul_error)?;
+        // Environment entries cannot hold a NUL byte: the kernel ends them there.
+        let env: Vec<CString> = std::env::vars_os()
+            .filter(|(name, _)| !(with_own_listen_pid && name == "LISTEN_PID"))
+            .filter_map(|(name, value)| {
+                let mut entry = name.into_encoded_bytes();
+                entry.push(b'=');
+                entry.extend_from_slice(value.as_encoded_bytes());
+                CString::new(entry).ok()
+            })
+            .collect();
+        let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        let listen_pid = with_own_listen_pid.then(|| {
+            envp.push(std::ptr::null());
+            (envp.len() - 1, [0; LISTEN_PID_ENTRY_SIZE])
+        });
+        envp.push(std::ptr::null());
+        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        Ok(PreparedExec {
+            _args: args,
+            argv,
+            _env: env,
+            envp,
+            listen_pid,
+        })
+    }
+
+    /// In the forked child: writes `LISTEN_PID=<own pid>` if asked to, then
+    /// execs, searching PATH (and running a file without `#!` with
+    /// /bin/sh, as execvp does). Returns only the error of a failed exec.
+    fn run(&mut self) -> io::Error {
+        if let Some((slot, entry)) = &mut self.listen_pid {
+            entry[..LISTEN_PID_PREFIX.len()].copy_from_slice(LISTEN_PID_PREFIX);
+            let digits = &mut entry[LISTEN_PID_PREFIX.len()..];
+            let length = write_decimal(std::process::id(), digits);
+            digits[length] = 0;
+            self.envp[*slot] = entry.as_ptr().cast();
+        }
+        // SAFETY: NULL-terminated arrays of NUL-terminated strings that
+        // live as long as `self`. Raw libc: nix's execvpe takes slices of
+        // CStr references, which the LISTEN_PID entry written here is not.
+        unsafe { libc::execvpe(self.argv[0], self.argv.as_ptr(), self.envp.as_ptr()) };
+        io::Error::last_os_error()
+    }
+}
+
+/// Writes `n` in decimal at the start of `out` without allocating; returns
+/// how many digits. `out` must have room for 10.
+fn write_decimal(mut n: u32, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 10];
+    let mut count = 0;
+    loop {
+        digits[count] = b'0' + (n % 10) as u8;
+        count += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (i, digit) in digits[..count].iter().rev().enumerate() {
+        out[i] = *digit;
+    }
+    count
 }
 
 /// posix_spawn attributes: own process group, the inherited signal mask,
@@ -306,5 +429,24 @@ fn exec_error(name: &str, err: io::Error) -> SpawnError {
     SpawnError {
         message: format!("cannot run '{name}': {reason}"),
         exit_code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_digits_without_allocating() {
+        let mut out = [0u8; 10];
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (4_194_304, "4194304"),
+            (u32::MAX, "4294967295"),
+        ] {
+            let length = write_decimal(n, &mut out);
+            assert_eq!(&out[..length], text.as_bytes());
+        }
     }
 }
