@@ -1,5 +1,6 @@
 //! Command line and environment -> [`Config`]. tini's options and variables,
-//! with tini's meaning, plus `--grace-period` and `--rewrite`. Also the texts
+//! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`
+//! and `-P`. Also the texts
 //! tini-rs prints for `-h`, `--version` and `-l`.
 
 use crate::signals::{self, RewriteTable};
@@ -23,6 +24,9 @@ pub struct Config {
     pub expected_codes: [bool; 256],
     /// `--grace-period`: `None` = exit as soon as the main child is gone.
     pub grace_period: Option<Duration>,
+    /// `--stop-delay`: how long the first SIGTERM or SIGINT is held before
+    /// it is passed on. `None` = not at all.
+    pub stop_delay: Option<Duration>,
     /// `--rewrite`: what each forwarded signal becomes.
     pub rewrite: RewriteTable,
     /// Program and arguments, passed through untouched. Empty with `-P`.
@@ -62,6 +66,7 @@ pub fn parse(
         kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
         expected_codes: [false; 256],
         grace_period: None,
+        stop_delay: None,
         rewrite: RewriteTable::default(),
         program: Vec::new(),
         pause: false,
@@ -71,8 +76,12 @@ pub fn parse(
     // the command line: with -P, which has none, each is a usage error.
     let mut about_main_child: Vec<&'static str> = Vec::new();
     if let Some(value) = env("TINI_GRACE_PERIOD") {
-        config.grace_period = parse_grace_period(&value.to_string_lossy())
+        config.grace_period = parse_seconds(&value.to_string_lossy(), "grace period")
             .map_err(|e| UsageError(format!("TINI_GRACE_PERIOD: {e}")))?;
+    }
+    if let Some(value) = env("TINI_STOP_DELAY") {
+        config.stop_delay = parse_seconds(&value.to_string_lossy(), "stop delay")
+            .map_err(|e| UsageError(format!("TINI_STOP_DELAY: {e}")))?;
     }
     if let Some(value) = env("TINI_REWRITE") {
         for rule in value
@@ -120,8 +129,13 @@ pub fn parse(
                 "help" => return Ok(Action::PrintUsage),
                 "version" => return Ok(Action::PrintVersion),
                 "grace-period" => {
-                    config.grace_period = parse_grace_period(&value()?)
+                    config.grace_period = parse_seconds(&value()?, "grace period")
                         .map_err(|e| UsageError(format!("--grace-period: {e}")))?;
+                }
+                "stop-delay" => {
+                    config.stop_delay = parse_seconds(&value()?, "stop delay")
+                        .map_err(|e| UsageError(format!("--stop-delay: {e}")))?;
+                    about_main_child.push("--stop-delay");
                 }
                 "rewrite" => {
                     config.rewrite.add_rule(&value()?).map_err(UsageError)?;
@@ -190,6 +204,16 @@ pub fn parse(
     } else if config.program.is_empty() {
         return Err(UsageError("no program to run".to_string()));
     }
+    // The delay counts inside the grace period; one as long would leave the
+    // main child no time at all between the signal and SIGKILL.
+    if let (Some(delay), Some(grace)) = (config.stop_delay, config.grace_period)
+        && delay >= grace
+    {
+        return Err(UsageError(format!(
+            "the stop delay ({delay:?}) must be shorter than the grace period ({grace:?}), \
+             which it counts inside"
+        )));
+    }
     if let Some(value) = env("TINI_VERBOSITY") {
         match value.to_string_lossy().trim().parse::<u32>() {
             Ok(v) => config.verbosity = v,
@@ -222,7 +246,7 @@ fn check_pause_mode(
             "{option} has no meaning with -P (there is no main child)"
         )));
     }
-    for name in ["TINI_KILL_PROCESS_GROUP", "TINI_REWRITE"] {
+    for name in ["TINI_KILL_PROCESS_GROUP", "TINI_REWRITE", "TINI_STOP_DELAY"] {
         if env(name).is_some() {
             config
                 .warnings
@@ -233,8 +257,9 @@ fn check_pause_mode(
 }
 
 /// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
-/// grace period off. Exponents, signs, `inf` and `NaN` are refused.
-fn parse_grace_period(text: &str) -> Result<Option<Duration>, String> {
+/// option off. Exponents, signs, `inf` and `NaN` are refused. `what` names
+/// the option's value in the error.
+fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
     let well_formed = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && text.bytes().filter(|&b| b == b'.').count() <= 1
@@ -243,9 +268,7 @@ fn parse_grace_period(text: &str) -> Result<Option<Duration>, String> {
         .then(|| text.parse::<f64>().ok())
         .flatten()
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| {
-            format!("invalid grace period '{text}' (expected seconds, e.g. 10 or 2.5)")
-        })?;
+        .ok_or_else(|| format!("invalid {what} '{text}' (expected seconds, e.g. 10 or 2.5)"))?;
     Ok((!seconds.is_zero()).then_some(seconds))
 }
 
@@ -268,6 +291,9 @@ Options:
   -e CODE              Report main-child exit code CODE (0..255) as 0; repeatable.
   --grace-period SECS  On shutdown, give every descendant SECS seconds in all
                        after SIGTERM before SIGKILL (0 = off, the default).
+  --stop-delay SECS    Hold the first SIGTERM or SIGINT SECS seconds before
+                       passing it on (a second one ends the wait); inside
+                       the grace period, if set (0 = off, the default).
   --rewrite FROM:TO    Forward signal FROM as TO (0 = drop it); repeatable.
   -P                   Pause mode, for a pod's infra process: run no program,
                        reap orphans, ignore every signal but SIGTERM and
@@ -279,6 +305,7 @@ Environment:
   TINI_KILL_PROCESS_GROUP  present: same as -g
   TINI_VERBOSITY=N         verbosity N (0 errors .. 4 trace; default 1)
   TINI_GRACE_PERIOD=SECS   same as --grace-period
+  TINI_STOP_DELAY=SECS     same as --stop-delay
   TINI_REWRITE=F:T,F:T     same as --rewrite
   RUST_LOG                 an env_logger filter; overrides the verbosity
 
@@ -380,6 +407,15 @@ mod tests {
             config(&["--grace-period", "0", "x"], &[]).grace_period,
             None
         );
+        let c = config(
+            &["--grace-period", "10", "x"],
+            &[("TINI_STOP_DELAY", "2.5")],
+        );
+        assert_eq!(c.stop_delay, Some(Duration::from_millis(2500)));
+        assert!(matches!(
+            run(&["x"], &[("TINI_STOP_DELAY", "1e3")]),
+            Err(UsageError(m)) if m.contains("TINI_STOP_DELAY") && m.contains("1e3")
+        ));
     }
 
     #[test]
@@ -409,6 +445,13 @@ mod tests {
             (&["-P", "-e", "3"][..], "-e"),
             (&["-gP"][..], "-g"),
             (&["-P", "--rewrite", "15:3"][..], "--rewrite"),
+            (&["-P", "--stop-delay", "1"][..], "--stop-delay"),
+            (&["--stop-delay", "soon", "true"][..], "soon"),
+            (&["--stop-delay", "-2", "true"][..], "-2"),
+            (
+                &["--stop-delay", "5", "--grace-period", "5", "true"][..],
+                "shorter than the grace period",
+            ),
         ] {
             match run(args, &[]) {
                 Err(UsageError(msg)) => {

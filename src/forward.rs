@@ -14,6 +14,7 @@ use crate::signals::{self, RewriteTable, WaitSet};
 use crate::sys::{self, PidFd};
 use std::io;
 use std::sync::mpsc::{Sender, channel};
+use std::time::{Duration, Instant};
 
 /// Where forwarded signals go.
 pub enum Target {
@@ -68,31 +69,77 @@ fn caused_by_ourselves(sig: i32, info: &libc::siginfo_t) -> bool {
 /// start, nothing is left behind. With `stop_requests`, SIGTERM and SIGINT
 /// (before rewriting) are also reported to the main thread, which starts
 /// the grace period; one that `--rewrite` drops is not a request to stop.
+/// With `stop_delay`, the first such signal is held that long (see
+/// [`HeldStop`]).
 pub fn start(
     waitset: WaitSet,
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
+    stop_delay: Option<Duration>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
     crate::threads::start("forwarder", move || {
         let Ok(target) = target_rx.recv() else {
             return;
         };
+        let mut delay = stop_delay;
+        let mut held: Option<HeldStop> = None;
         loop {
-            let (sig, info) = waitset.wait();
+            let taken = match &held {
+                None => Some(waitset.wait()),
+                Some(h) => waitset.wait_until(h.until),
+            };
+            let Some((sig, info)) = taken else {
+                // The delay is over.
+                if let Some(h) = held.take() {
+                    log::info!("Stop delay over; passing on {}", signals::name(h.sig));
+                    forward(h.sig, &target, &rewrite);
+                }
+                continue;
+            };
             if caused_by_ourselves(sig, &info) {
                 continue;
             }
-            if let Some(tx) = &stop_requests
-                && (sig == libc::SIGTERM || sig == libc::SIGINT)
-                && rewrite.map(sig).is_some()
-            {
+            let is_stop =
+                (sig == libc::SIGTERM || sig == libc::SIGINT) && rewrite.map(sig).is_some();
+            if is_stop && let Some(tx) = &stop_requests {
                 let _ = tx.send(Event::StopRequested);
+            }
+            if is_stop {
+                if let Some(h) = held.take() {
+                    log::info!(
+                        "{} received during the stop delay; passing on {} now",
+                        signals::name(sig),
+                        signals::name(h.sig)
+                    );
+                    forward(h.sig, &target, &rewrite);
+                } else if let Some(d) = delay.take() {
+                    log::info!(
+                        "Holding {} for {d:?} (--stop-delay); other signals pass at once",
+                        signals::name(sig)
+                    );
+                    held = Some(HeldStop {
+                        sig,
+                        until: Instant::now() + d,
+                    });
+                    continue;
+                }
             }
             forward(sig, &target, &rewrite);
         }
     })?;
     Ok(Forwarder { target: target_tx })
+}
+
+/// `--stop-delay`: the first SIGTERM or SIGINT, held so that a load balancer
+/// stops sending work before the application starts to stop. It is passed
+/// on when the delay is over, or at once when a second SIGTERM or SIGINT
+/// comes (which is passed on after it: no signal is lost). Only the first
+/// is ever held. The grace period's clock starts when it arrives, so the
+/// delay is spent inside the grace period, not added to it.
+struct HeldStop {
+    sig: i32,
+    until: Instant,
 }
 
 fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {

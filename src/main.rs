@@ -161,10 +161,11 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     let (events_tx, events) = std::sync::mpsc::channel::<Event>();
     let threads = match config.grace_period {
         // tini's behaviour: the main thread is the reaper.
-        None => forward::start(waitset, rewrite, None).map(|f| (f, None)),
-        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone())).and_then(|f| {
-            reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
-        }),
+        None => forward::start(waitset, rewrite, None, config.stop_delay).map(|f| (f, None)),
+        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone()), config.stop_delay)
+            .and_then(|f| {
+                reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
+            }),
     };
     let (forwarder, reaper_thread) = threads.map_err(|err| {
         log::error!("cannot start a thread: {err}");

@@ -7,6 +7,7 @@
 
 use nix::sys::signal::{SigSet, SigmaskHow};
 use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
 
 /// The highest signal number on this system (64 on Linux).
 pub fn max_signal() -> i32 {
@@ -92,18 +93,44 @@ impl WaitSet {
     /// and the sender's details. Zero wake-ups until then.
     pub fn wait(&self) -> (i32, libc::siginfo_t) {
         loop {
-            let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
-            // SAFETY: a valid set, and room for the siginfo the kernel
-            // writes. The signals are blocked in every thread, as
-            // sigwaitinfo requires. Raw libc: nix's sigwait gives no
-            // siginfo and no real-time signals.
-            let sig = unsafe { libc::sigwaitinfo(&self.0, info.as_mut_ptr()) };
-            // EINTR (a stop and continue) is the only error possible.
-            if sig > 0 {
-                // SAFETY: filled in by the successful sigwaitinfo.
-                return (sig, unsafe { info.assume_init() });
+            if let Some(taken) = self.take(None) {
+                return taken;
             }
         }
+    }
+
+    /// Like [`WaitSet::wait`], but gives up at `deadline` (`None` then).
+    pub fn wait_until(&self, deadline: Instant) -> Option<(i32, libc::siginfo_t)> {
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            if let Some(taken) = self.take(Some(left)) {
+                return Some(taken);
+            }
+        }
+    }
+
+    /// One sigwaitinfo (or, with a timeout, sigtimedwait). `None` on a
+    /// timeout or EINTR (a stop and continue), the only errors possible.
+    fn take(&self, timeout: Option<Duration>) -> Option<(i32, libc::siginfo_t)> {
+        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
+        // SAFETY: a valid set, a valid timespec if any, and room for the
+        // siginfo the kernel writes. The signals are blocked in every
+        // thread, as sigwaitinfo requires. Raw libc: nix's sigwait gives no
+        // siginfo, no timeout and no real-time signals.
+        let sig = unsafe {
+            match timeout {
+                None => libc::sigwaitinfo(&self.0, info.as_mut_ptr()),
+                Some(left) => {
+                    let left = libc::timespec {
+                        tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                        tv_nsec: left.subsec_nanos().into(),
+                    };
+                    libc::sigtimedwait(&self.0, info.as_mut_ptr(), &left)
+                }
+            }
+        };
+        // SAFETY: filled in by the successful call.
+        (sig > 0).then(|| (sig, unsafe { info.assume_init() }))
     }
 }
 
