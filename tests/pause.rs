@@ -11,15 +11,40 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// Starts `tini-rs ARGS` as PID 1 of a new PID namespace, logging to `log`;
-/// returns it and its pid seen from outside, once it is waiting.
-fn pause_as_pid1(args: &[&str], log: &std::path::Path) -> (Running, i32) {
-    let mut cmd = as_pid1(args);
-    cmd.stderr(std::fs::File::create(log).expect("create the log"));
-    let unshare = Running::start(cmd);
-    let pid1 = pid1_of(&unshare);
-    wait_for_text(log, "Pause mode: reaping orphans", LIMIT);
-    (unshare, pid1)
+/// `tini-rs ARGS` as PID 1 of a new PID namespace, logging to a file.
+struct PausedPid1 {
+    unshare: Running,
+    /// tini-rs's pid seen from outside the namespace.
+    pid1: i32,
+    log: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+impl PausedPid1 {
+    /// Starts it (`None`: the test cannot run here) and returns once it is
+    /// waiting.
+    fn start(test: &str, args: &[&str]) -> Option<PausedPid1> {
+        if !require_root(test) {
+            return None;
+        }
+        let dir = TempDir::new(test);
+        let log = dir.file("tini.log");
+        let mut cmd = as_pid1(args);
+        cmd.stderr(std::fs::File::create(&log).expect("create the log"));
+        let unshare = Running::start(cmd);
+        let pid1 = pid1_of(&unshare);
+        wait_for_text(&log, "Pause mode: reaping orphans", LIMIT);
+        Some(PausedPid1 {
+            unshare,
+            pid1,
+            log,
+            _dir: dir,
+        })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 /// Runs `command` in the background of a shell that enters the PID
@@ -74,12 +99,13 @@ fn kill(pid: i32, sig: i32) {
 /// SIGTERM ends it with 0.
 #[test]
 fn as_pid1_orphans_are_adopted_and_reaped_and_sigterm_exits_0() {
-    if !require_root("as_pid1_orphans_are_adopted_and_reaped_and_sigterm_exits_0") {
+    let Some(mut paused) = PausedPid1::start(
+        "as_pid1_orphans_are_adopted_and_reaped_and_sigterm_exits_0",
+        &["-P", "-vvv"],
+    ) else {
         return;
-    }
-    let dir = TempDir::new("pause-pid1");
-    let log = dir.file("tini.log");
-    let (mut unshare, pid1) = pause_as_pid1(&["-P", "-vvv"], &log);
+    };
+    let pid1 = paused.pid1;
 
     let orphans: Vec<i32> = (0..3)
         .map(|_| orphan_in_namespace_of(pid1, "sleep 300"))
@@ -100,43 +126,37 @@ fn as_pid1_orphans_are_adopted_and_reaped_and_sigterm_exits_0() {
     assert_eq!(context_switches(pid1), before, "tini-rs woke up while idle");
 
     kill(pid1, libc::SIGHUP);
-    wait_for_text(&log, "Pause mode: ignoring SIGHUP", LIMIT);
+    wait_for_text(&paused.log, "Pause mode: ignoring SIGHUP", LIMIT);
     // Still there, and still reaping.
     let orphan = orphan_in_namespace_of(pid1, "sleep 300");
     kill(orphan, libc::SIGKILL);
     assert_reaped(orphan, LIMIT);
 
     kill(pid1, libc::SIGTERM);
-    assert_eq!(unshare.exit_code(LIMIT), 0);
+    assert_eq!(paused.unshare.exit_code(LIMIT), 0);
 }
 
 #[test]
 fn as_pid1_sigint_exits_0() {
-    if !require_root("as_pid1_sigint_exits_0") {
+    let Some(mut paused) = PausedPid1::start("as_pid1_sigint_exits_0", &["-P", "-vv"]) else {
         return;
-    }
-    let dir = TempDir::new("pause-int");
-    let log = dir.file("tini.log");
-    let (mut unshare, pid1) = pause_as_pid1(&["-P", "-vv"], &log);
-    kill(pid1, libc::SIGINT);
-    assert_eq!(unshare.exit_code(LIMIT), 0);
-    assert!(
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("SIGINT received")
-    );
+    };
+    kill(paused.pid1, libc::SIGINT);
+    assert_eq!(paused.unshare.exit_code(LIMIT), 0);
+    assert!(paused.log().contains("SIGINT received"));
 }
 
 /// With a grace period, what is left when the stop comes gets SIGTERM, and
 /// SIGKILL at the deadline if it ignores that; the exit is still 0.
 #[test]
 fn as_pid1_with_grace_period_stops_the_orphans_first_and_exits_0() {
-    if !require_root("as_pid1_with_grace_period_stops_the_orphans_first_and_exits_0") {
+    let Some(mut paused) = PausedPid1::start(
+        "as_pid1_with_grace_period_stops_the_orphans_first_and_exits_0",
+        &["-P", "-vv", "--grace-period", "0.5"],
+    ) else {
         return;
-    }
-    let dir = TempDir::new("pause-grace");
-    let log = dir.file("tini.log");
-    let (mut unshare, pid1) = pause_as_pid1(&["-P", "-vv", "--grace-period", "0.5"], &log);
+    };
+    let pid1 = paused.pid1;
     let polite = orphan_in_namespace_of(pid1, "sleep 300");
     // A shell that ignores SIGTERM, waiting on a child that does too.
     let stubborn = orphan_in_namespace_of(pid1, "trap '' TERM; sleep 300; :");
@@ -151,8 +171,8 @@ fn as_pid1_with_grace_period_stops_the_orphans_first_and_exits_0() {
     assert!(stubborn_child != 0, "the stubborn orphan started no child");
 
     kill(pid1, libc::SIGTERM);
-    assert_eq!(unshare.exit_code(LIMIT), 0);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(paused.unshare.exit_code(LIMIT), 0);
+    let text = paused.log();
     assert!(
         text.contains("SIGTERM sent to 3, 1 exited by themselves, 2 needed SIGKILL"),
         "the shutdown report is missing or wrong:\n{text}"
