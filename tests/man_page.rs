@@ -146,6 +146,17 @@ fn tags_of_section(page: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Fails naming every word of `wanted` that `described` (the tags of the
+/// man page's `section`) lacks.
+fn assert_described(wanted: &BTreeSet<String>, described: &BTreeSet<String>, section: &str) {
+    let missing: Vec<&String> = wanted.difference(described).collect();
+    assert!(
+        missing.is_empty(),
+        "tini-rs -h names {missing:?}, which docs/tini-rs.1 does not describe \
+         (its {section} section has {described:?})"
+    );
+}
+
 fn read_page() -> String {
     std::fs::read_to_string(PAGE).unwrap_or_else(|e| panic!("cannot read {PAGE}: {e}"))
 }
@@ -163,12 +174,7 @@ fn every_option_in_usage_is_described_in_the_man_page() {
         .iter()
         .flat_map(|tag| option_words(tag))
         .collect();
-    let missing: Vec<&String> = wanted.difference(&described).collect();
-    assert!(
-        missing.is_empty(),
-        "tini-rs -h names {missing:?}, which docs/tini-rs.1 does not describe \
-         (its OPTIONS section has {described:?})"
-    );
+    assert_described(&wanted, &described, "OPTIONS");
 }
 
 #[test]
@@ -184,12 +190,7 @@ fn every_variable_in_usage_is_described_in_the_man_page() {
         .iter()
         .map(|tag| tag.split('=').next().unwrap_or(tag).trim().to_string())
         .collect();
-    let missing: Vec<&String> = wanted.difference(&described).collect();
-    assert!(
-        missing.is_empty(),
-        "tini-rs -h names {missing:?}, which docs/tini-rs.1 does not describe \
-         (its ENVIRONMENT section has {described:?})"
-    );
+    assert_described(&wanted, &described, "ENVIRONMENT");
 }
 
 /// The checker itself: an option or variable the page lacks is found.
