@@ -319,13 +319,17 @@ With -P: 0 once SIGTERM or SIGINT ended it; 1 a usage or set-up error.
 }
 
 /// `tini-rs version X.Y.Z - git.HASH`. The ` - git.HASH` tail is the form
-/// Docker's `docker info` reads from its init binary.
+/// Docker's `docker info` reads from its init binary. Built where build.rs
+/// found no commit, it is left out (`tini-rs version X.Y.Z`) rather than
+/// made up.
 pub fn version() -> String {
-    format!(
-        "tini-rs version {} - git.{}",
-        env!("CARGO_PKG_VERSION"),
-        env!("TINI_RS_GIT_COMMIT")
-    )
+    match option_env!("TINI_RS_GIT_COMMIT") {
+        Some(commit) => format!(
+            "tini-rs version {} - git.{commit}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        None => format!("tini-rs version {}", env!("CARGO_PKG_VERSION")),
+    }
 }
 
 pub const LICENSE: &str = include_str!("../LICENSE");

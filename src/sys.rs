@@ -155,6 +155,13 @@ impl PidFd {
 
 /// The kernel's `struct sigaction` as rt_sigaction(2) takes it (handler,
 /// flags, restorer, mask); all this module needs for SIG_DFL and SIG_IGN.
+///
+/// The layout is x86_64's. Architectures without `sa_restorer` (aarch64,
+/// riscv64) have handler, flags, mask: 24 bytes, where this struct has 32.
+/// It still serves there, because the handler comes first everywhere
+/// (except MIPS), everything after it is zero when setting (the kernel
+/// reads our zero `restorer` as an empty mask), only the handler is read
+/// back, and the kernel never writes more than its own struct's size.
 #[repr(C)]
 struct KernelSigaction {
     handler: libc::sighandler_t,

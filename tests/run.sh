@@ -2,8 +2,9 @@
 # Runs every test of tini-rs on a fresh Debian machine, as root:
 #   installs what the tests need, builds the static binary, starts a private
 #   Docker engine, runs `cargo test` (unit, integration, container tests),
-#   tini's own test suite (tests/tini_suite.sh) and the benchmark's quick
-#   smoke mode, and stops the engine, even on failure.
+#   the release and package checks (tests/package.sh), tini's own test suite
+#   (tests/tini_suite.sh) and the benchmark's quick smoke mode, and stops the
+#   engine, even on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +21,12 @@ fi
 # tests/tini_suite.sh compiles tini's C test helper (gcc, libc6-dev) and
 # builds a virtualenv (python3-venv) in which it compiles the python-prctl
 # module (python3-dev, libcap-dev).
+# The release checks (tests/package.sh, scripts/release.sh) build the Debian
+# package with dpkg-dev's tools and check it with lintian; the man page is
+# formatted by groff (tests/man_page.rs) and man-db's man.
 packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
   podman runc tini dumb-init catatonit gcc libc6-dev python3-venv python3-dev
-  libcap-dev)
+  libcap-dev git dpkg-dev lintian groff-base man-db)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -44,6 +48,8 @@ docker/engine.sh start "$engine_dir" "$TINI_RS_STATIC"
 export TINI_RS_DOCKER_HOST="unix://$engine_dir/docker.sock"
 
 cargo test
+# The release files, the Debian package and the crate as users get them.
+tests/package.sh
 # tini's own inner test suite and smoke checks, against the static binary.
 tests/tini_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
