@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 
 /// The fixture's tag, in the Docker engine and in each podman store.
 const IMAGE: &str = "tini-rs-fixture:test";
+/// docker/pause/Dockerfile's tag: the static tini-rs alone, `-P` its
+/// entrypoint.
+const PAUSE_IMAGE: &str = "tini-rs-pause:test";
 /// Any one engine command (run, stop, build...) must end within this.
 const CLI_LIMIT: Duration = Duration::from_secs(90);
 /// `docker stop -t`: the engine's SIGKILL would come after this.
@@ -191,6 +194,18 @@ impl Engine {
             return Err(format!("{:?} build failed:\n{out}\n{err}", self.kind));
         }
         Ok(())
+    }
+
+    /// Builds docker/pause/Dockerfile, the pause image README shows, as
+    /// PAUSE_IMAGE; only the pause tests need it.
+    fn build_pause_image(&self) {
+        let tini = std::env::var("TINI_RS_STATIC").expect("checked when the engine was set up");
+        let ctx = TempDir::new("pause-image");
+        let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/pause/Dockerfile");
+        std::fs::copy(&dockerfile, ctx.file("Dockerfile")).expect("copy docker/pause/Dockerfile");
+        std::fs::copy(&tini, ctx.file("tini-rs")).expect("copy TINI_RS_STATIC");
+        let ctx_path = ctx.0.to_string_lossy().into_owned();
+        self.ok(&["build", "-q", "-t", PAUSE_IMAGE, &ctx_path]);
     }
 }
 
@@ -962,8 +977,9 @@ fn member_orphan_fate(pause_pid: i32, member: &Container, member_opts: &[&str]) 
 fn docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0() {
     let test = "docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0";
     let Some(d) = docker(test) else { return };
+    d.build_pause_image();
     let pause = d.container("pause");
-    pause.start(&["--entrypoint", "/tini-rs", IMAGE, "-P"]);
+    pause.start(&[PAUSE_IMAGE]);
     let pause_pid = first_process(d, &pause.name);
     assert_pause_process(pause_pid, &["/tini-rs", "-P"]);
     // As a Kubernetes pod with shareProcessNamespace: the app container
@@ -1023,8 +1039,10 @@ fn pause_stop_with_adopted_daemon(
 ) -> (Option<String>, String, Duration) {
     let out = TempDir::new("pause-grace");
     let volume = format!("{}:/out", out.0.display());
+    d.build_pause_image();
     let pause = d.container("pause-grace");
-    let mut args = vec!["--entrypoint", "/tini-rs", IMAGE, "-P"];
+    // The image's command: options after its entrypoint `/tini-rs -P`.
+    let mut args = vec![PAUSE_IMAGE];
     args.extend_from_slice(pause_opts);
     pause.start(&args);
     let member = d.container("member");
@@ -1120,30 +1138,16 @@ impl Drop for Pod<'_> {
     }
 }
 
-/// The infra container runs the fixture image with `/tini-rs -P` and shares
-/// its PID namespace with the pod's members. podman 4.3 splits
-/// `--infra-command` at spaces (a JSON array would be taken as one path).
-#[test]
-fn podman_pod_infra_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0() {
-    let test = "podman_pod_infra_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0";
-    let Some(p) = podman(test) else { return };
-    let pod = Pod::create(
-        &p,
-        "pod",
-        &[
-            "--infra-image",
-            IMAGE,
-            "--infra-command",
-            "/tini-rs -P",
-            "--share",
-            "pid,ipc,uts",
-            "--network",
-            "none",
-        ],
-    );
+/// A pod whose infra container (`infra_opts` say how) runs `/tini-rs -P`
+/// and shares its PID namespace with the pod's members: a member's orphan
+/// is adopted and reaped by it, and `pod stop` ends it with 0.
+fn podman_pause_pod(p: &Engine, infra_opts: &[&str]) {
+    let mut options = infra_opts.to_vec();
+    options.extend(["--share", "pid,ipc,uts", "--network", "none"]);
+    let pod = Pod::create(p, "pod", &options);
     p.ok(&["pod", "start", &pod.name]);
     let infra = pod.infra();
-    let pause_pid = first_process(&p, &infra);
+    let pause_pid = first_process(p, &infra);
     assert_pause_process(pause_pid, &["/tini-rs", "-P"]);
     let member = p.container("member");
     let fate = member_orphan_fate(pause_pid, &member, &["--pod", &pod.name]);
@@ -1162,4 +1166,27 @@ fn podman_pod_infra_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0() {
         "the infra's exit code"
     );
     assert!(took < STOP_WITHIN, "pod stop took {took:?}");
+}
+
+/// Any image as the infra image, `--infra-command` choosing tini-rs -P.
+/// podman 4.3 splits `--infra-command` at spaces (a JSON array would be
+/// taken as one path).
+#[test]
+fn podman_pod_infra_command_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0() {
+    let test = "podman_pod_infra_command_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0";
+    let Some(p) = podman(test) else { return };
+    podman_pause_pod(
+        &p,
+        &["--infra-image", IMAGE, "--infra-command", "/tini-rs -P"],
+    );
+}
+
+/// The pause image (docker/pause/Dockerfile) as the infra image: podman
+/// runs its entrypoint, no `--infra-command` needed.
+#[test]
+fn podman_pod_pause_image_reaps_a_members_orphan_then_stops_with_0() {
+    let test = "podman_pod_pause_image_reaps_a_members_orphan_then_stops_with_0";
+    let Some(p) = podman(test) else { return };
+    p.build_pause_image();
+    podman_pause_pod(&p, &["--infra-image", PAUSE_IMAGE]);
 }
