@@ -900,8 +900,9 @@ fn podman_init_tty_app_is_the_foreground_process_group() {
 /// engine's shim, outside the namespace, so it never adopts the orphan.
 const MEMBER_SCRIPT: &str = "(sleep 1001 &); exec sleep 1002";
 const ORPHAN_ARGV: [&str; 2] = ["sleep", "1001"];
-/// Reaping takes milliseconds; a zombie would stay forever.
-const REAP_WITHIN: Duration = Duration::from_secs(5);
+/// Reaping takes milliseconds; a zombie would stay forever. Generous for a
+/// loaded machine: only the control waits all of it.
+const REAP_WITHIN: Duration = Duration::from_secs(10);
 
 /// A process's argv from /proc (empty once it is gone).
 fn argv_of(pid: i32) -> Vec<String> {
