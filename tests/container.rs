@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 
 /// The fixture's tag, in the Docker engine and in each podman store.
 const IMAGE: &str = "tini-rs-fixture:test";
+/// docker/pause/Dockerfile's tag: the static tini-rs alone, `-P` its
+/// entrypoint.
+const PAUSE_IMAGE: &str = "tini-rs-pause:test";
 /// Any one engine command (run, stop, build...) must end within this.
 const CLI_LIMIT: Duration = Duration::from_secs(90);
 /// `docker stop -t`: the engine's SIGKILL would come after this.
@@ -148,10 +151,15 @@ impl Engine {
     /// A container name unique across tests and test processes; the guard
     /// removes the container (if any) when the test ends, pass or fail.
     fn container(&self, tag: &str) -> Container<'_> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let name = format!("tini-rs-{tag}-{}-{n}", std::process::id());
-        Container { engine: self, name }
+        Container {
+            engine: self,
+            name: unique_name(tag),
+        }
+    }
+
+    /// `inspect -f FORMAT NAME` of a container, trimmed.
+    fn inspect(&self, name: &str, format: &str) -> String {
+        self.ok(&["inspect", "-f", format, name]).trim().to_string()
     }
 
     /// Builds the fixture image from a context laid out in a temp dir.
@@ -187,6 +195,18 @@ impl Engine {
         }
         Ok(())
     }
+
+    /// Builds docker/pause/Dockerfile, the pause image README shows, as
+    /// PAUSE_IMAGE; only the pause tests need it.
+    fn build_pause_image(&self) {
+        let tini = std::env::var("TINI_RS_STATIC").expect("checked when the engine was set up");
+        let ctx = TempDir::new("pause-image");
+        let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/pause/Dockerfile");
+        std::fs::copy(&dockerfile, ctx.file("Dockerfile")).expect("copy docker/pause/Dockerfile");
+        std::fs::copy(&tini, ctx.file("tini-rs")).expect("copy TINI_RS_STATIC");
+        let ctx_path = ctx.0.to_string_lossy().into_owned();
+        self.ok(&["build", "-q", "-t", PAUSE_IMAGE, &ctx_path]);
+    }
 }
 
 impl Drop for Engine {
@@ -195,6 +215,13 @@ impl Drop for Engine {
         let _ = self.exec(&["rm", "-a", "-f", "-t", "0"]);
         cleanup_store(&store.0);
     }
+}
+
+/// A name unique across tests and test processes, for a container or pod.
+fn unique_name(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("tini-rs-{tag}-{}-{n}", std::process::id())
 }
 
 /// A named container; removed (killed first) on drop.
@@ -237,10 +264,7 @@ impl Container<'_> {
     }
 
     fn inspect(&self, format: &str) -> String {
-        self.engine
-            .ok(&["inspect", "-f", format, &self.name])
-            .trim()
-            .to_string()
+        self.engine.inspect(&self.name, format)
     }
 
     /// `stop -t STOP_TIMEOUT_SECS`; returns how long it took.
@@ -329,8 +353,16 @@ fn podman(test: &str) -> Option<Engine> {
     let dir = store.0.to_string_lossy().into_owned();
     // lock_type file: the default shm locks are one machine-wide segment
     // that a fresh store's first start re-initialises.
+    // default_ulimits: podman's defaults (nofile 1048576) are above this
+    // machine's hard limits, and runc may not raise them: "error setting
+    // rlimit type 7: operation not permitted". nproc counts every process of
+    // uid 0 on the host, so it must not be small. Set here rather than as
+    // `run --ulimit`, because a pod's infra container gets no run options
+    // (`pod create` has no --ulimit in podman 4.3).
     let conf = format!(
-        "[engine]\n\
+        "[containers]\n\
+         default_ulimits = [\"nofile=4096:4096\", \"nproc=8192:8192\"]\n\
+         [engine]\n\
          lock_type = \"file\"\n\
          runtime = \"runc\"\n\
          cgroup_manager = \"cgroupfs\"\n\
@@ -373,20 +405,7 @@ fn podman(test: &str) -> Option<Engine> {
             ])
             .map(|(file, var)| (var.to_string(), format!("{dir}/{file}")))
             .collect(),
-        // Podman's default rlimits (nofile 1048576) are above this machine's
-        // hard limits, and runc may not raise them: "error setting rlimit
-        // type 7: operation not permitted". nproc counts every process of
-        // uid 0 on the host, so it must not be small.
-        run_opts: [
-            "--network",
-            "none",
-            "--ulimit",
-            "nofile=4096:4096",
-            "--ulimit",
-            "nproc=8192:8192",
-        ]
-        .map(String::from)
-        .to_vec(),
+        run_opts: vec!["--network".into(), "none".into()],
         store: Some(store),
     };
     if let Err(why) = engine.build_fixture(&tini) {
@@ -709,16 +728,28 @@ fn stop_with_daemon(d: &Engine, tini_opts: &[&str]) -> (Option<String>, String, 
     let c = d.container("grace");
     c.start(&args);
     c.wait_for_log("ready");
+    stop_once_daemon_ready(&out, &c, &c)
+}
+
+/// Waits (bounded) for the daemon's `/out/daemon-ready` (`daemon` runs it:
+/// its output goes into the failure message), then stops `stopped`.
+/// Returns (the marker the daemon's handler wrote, if any, `stopped`'s exit
+/// code, how long `stop` took).
+fn stop_once_daemon_ready(
+    out: &TempDir,
+    daemon: &Container,
+    stopped: &Container,
+) -> (Option<String>, String, Duration) {
     assert!(
         wait_until(Duration::from_secs(30), || out
             .file("daemon-ready")
             .exists()),
         "the daemon did not start:\n{}",
-        c.logs()
+        daemon.logs()
     );
-    let took = c.stop();
+    let took = stopped.stop();
     let marker = std::fs::read_to_string(out.file("marker")).ok();
-    (marker, c.inspect("{{.State.ExitCode}}"), took)
+    (marker, stopped.inspect("{{.State.ExitCode}}"), took)
 }
 
 #[test]
@@ -855,4 +886,308 @@ fn podman_init_tty_app_is_the_foreground_process_group() {
         return;
     };
     tty_foreground(&p, Init::EngineInit);
+}
+
+// ---------------------------------------------------------------------------
+// Pause mode (-P): tini-rs as the process that holds a pod's PID namespace
+// (podman's infra container, a Kubernetes-style pause container), with a
+// member container in the same namespace. Everything is observed from the
+// host's /proc: the tests run in the host's PID namespace.
+
+/// The member's script: the subshell exits at once, so `sleep 1001` is an
+/// orphan, re-parented to PID 1 of the shared namespace: the pause process.
+/// The member's own process (`sleep 1002`) stays up; its parent is the
+/// engine's shim, outside the namespace, so it never adopts the orphan.
+const MEMBER_SCRIPT: &str = "(sleep 1001 &); exec sleep 1002";
+const ORPHAN_ARGV: [&str; 2] = ["sleep", "1001"];
+/// Reaping takes milliseconds; a zombie would stay forever. Generous for a
+/// loaded machine: only the control waits all of it.
+const REAP_WITHIN: Duration = Duration::from_secs(10);
+
+/// A process's argv from /proc (empty once it is gone).
+fn argv_of(pid: i32) -> Vec<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut words: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    words.pop(); // the empty word after the last NUL
+    words
+}
+
+/// The host pid of a running container's first process.
+fn first_process(engine: &Engine, container: &str) -> i32 {
+    let pid = engine.inspect(container, "{{.State.Pid}}");
+    let pid: i32 = pid
+        .parse()
+        .unwrap_or_else(|_| panic!("{container}: State.Pid {pid:?}"));
+    assert!(pid > 0, "{container} is not running");
+    pid
+}
+
+/// `pid` is the pause process we meant (`argv`) and PID 1 of its namespace.
+fn assert_pause_process(pid: i32, argv: &[&str]) {
+    assert_eq!(
+        argv_of(pid),
+        argv,
+        "host pid {pid} is not the pause process"
+    );
+    let nspid = common::status_field(pid, "NSpid").unwrap_or_default();
+    assert_eq!(
+        nspid.split_whitespace().last(),
+        Some("1"),
+        "the pause process is not PID 1 of its namespace (NSpid {nspid:?})"
+    );
+}
+
+/// Starts `member` (`member_opts` join it to the pause process's PID
+/// namespace) running MEMBER_SCRIPT; waits until its orphan is a child of
+/// `pause_pid`, then sends the orphan SIGTERM. Returns the orphan's state
+/// REAP_WITHIN later: None once it is reaped (gone from /proc), Some('Z')
+/// for a zombie its new parent never waited for.
+fn member_orphan_fate(pause_pid: i32, member: &Container, member_opts: &[&str]) -> Option<char> {
+    let mut args = member_opts.to_vec();
+    args.extend(["--entrypoint", "/bin/sh", IMAGE, "-c", MEMBER_SCRIPT]);
+    member.start(&args);
+    let mut orphan = None;
+    let adopted = wait_until(Duration::from_secs(30), || {
+        orphan = common::children_of(pause_pid)
+            .into_iter()
+            .find(|&pid| argv_of(pid) == ORPHAN_ARGV);
+        orphan.is_some()
+    });
+    let children: Vec<_> = common::children_of(pause_pid)
+        .into_iter()
+        .map(|pid| (pid, argv_of(pid)))
+        .collect();
+    assert!(
+        adopted,
+        "the member's orphan was not re-parented to the pause process {pause_pid}; \
+         its children: {children:?}\n{}",
+        member.logs()
+    );
+    let orphan = orphan.expect("found above");
+    // SAFETY: kill(2) to the orphan this test started, just seen in /proc
+    // as the pause process's child running `sleep 1001`.
+    unsafe { libc::kill(orphan, libc::SIGTERM) };
+    wait_until(REAP_WITHIN, || common::ProcStat::of(orphan).is_none());
+    common::ProcStat::of(orphan).map(|s| s.state)
+}
+
+#[test]
+fn docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0() {
+    let test = "docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0";
+    let Some(d) = docker(test) else { return };
+    d.build_pause_image();
+    let pause = d.container("pause");
+    pause.start(&[PAUSE_IMAGE]);
+    let pause_pid = first_process(d, &pause.name);
+    assert_pause_process(pause_pid, &["/tini-rs", "-P"]);
+    // As a Kubernetes pod with shareProcessNamespace: the app container
+    // joins the pause container's PID namespace.
+    let member = d.container("member");
+    let pid_ns = format!("container:{}", pause.name);
+    let fate = member_orphan_fate(pause_pid, &member, &["--pid", &pid_ns]);
+    assert_eq!(fate, None, "the orphan was not reaped by tini-rs -P");
+    assert_eq!(common::zombies_under(pause_pid), Vec::<i32>::new());
+    let took = pause.stop();
+    assert_eq!(
+        pause.inspect("{{.State.ExitCode}}"),
+        "0",
+        "tini-rs -P on docker stop:\n{}",
+        pause.logs()
+    );
+    assert!(
+        took < STOP_WITHIN,
+        "stop took {took:?} (timeout {STOP_TIMEOUT_SECS} s)"
+    );
+}
+
+/// The control for the test above, so that its assertions can be seen to
+/// fail: busybox `sleep` as the pause process adopts the orphan (it is
+/// PID 1) but never waits for it, and, having no SIGTERM handler as PID 1,
+/// ignores `docker stop` until the engine's SIGKILL.
+#[test]
+fn docker_pause_control_sleep_as_pid1_leaves_a_zombie() {
+    let test = "docker_pause_control_sleep_as_pid1_leaves_a_zombie";
+    let Some(d) = docker(test) else { return };
+    let pause = d.container("pause-control");
+    pause.start(&["--entrypoint", "/bin/sleep", IMAGE, "1000"]);
+    let pause_pid = first_process(d, &pause.name);
+    assert_pause_process(pause_pid, &["/bin/sleep", "1000"]);
+    let member = d.container("member");
+    let pid_ns = format!("container:{}", pause.name);
+    let fate = member_orphan_fate(pause_pid, &member, &["--pid", &pid_ns]);
+    assert_eq!(fate, Some('Z'), "busybox sleep cannot reap");
+    d.ok(&["stop", "-t", "1", &pause.name]);
+    assert_eq!(pause.inspect("{{.State.ExitCode}}"), "137");
+}
+
+/// `docker stop` of a pause container running `/tini-rs -P PAUSE_OPTS`
+/// while a member's orphan, adopted by tini-rs, is a daemon whose SIGTERM
+/// handler takes a second to write its marker to a mounted volume. Returns
+/// (marker contents, the pause container's exit code, how long `stop` took).
+///
+/// The member's own process ignores SIGTERM, and must: tini-rs as PID 1
+/// sends SIGTERM to every process of the namespace (kill(-1)), the member's
+/// first process too, and when that one ends, the engine kills whatever is
+/// left in the member's cgroup, which is where the adopted daemon still is
+/// (re-parenting does not move a process's cgroup), handler or not. In a
+/// pod the engine stops the members before the pause process anyway.
+fn pause_stop_with_adopted_daemon(
+    d: &Engine,
+    pause_opts: &[&str],
+) -> (Option<String>, String, Duration) {
+    let out = TempDir::new("pause-grace");
+    let volume = format!("{}:/out", out.0.display());
+    d.build_pause_image();
+    let pause = d.container("pause-grace");
+    // The image's command: options after its entrypoint `/tini-rs -P`.
+    let mut args = vec![PAUSE_IMAGE];
+    args.extend_from_slice(pause_opts);
+    pause.start(&args);
+    let member = d.container("member");
+    let pid_ns = format!("container:{}", pause.name);
+    // The daemon's subshell exits at once: the daemon is an orphan. The
+    // daemon starts before `trap '' TERM`: a shell that starts with a
+    // signal ignored cannot trap it.
+    let script = r#"
+        (sh -c 'trap "sleep 1; echo finished >/out/marker; exit 0" TERM
+                touch /out/daemon-ready
+                while :; do sleep 1000 & wait $!; done' &)
+        trap '' TERM
+        exec sleep 1002
+    "#;
+    member.start(&[
+        "--pid",
+        &pid_ns,
+        "-v",
+        &volume,
+        "--entrypoint",
+        "/bin/sh",
+        IMAGE,
+        "-c",
+        script,
+    ]);
+    stop_once_daemon_ready(&out, &member, &pause)
+}
+
+/// With `--grace-period`, an adopted orphan still alive at the stop gets
+/// SIGTERM and time to run its handler before tini-rs exits (and the kernel
+/// kills what is left of the namespace); the exit code is still 0.
+#[test]
+fn docker_pause_mode_grace_period_lets_an_adopted_daemon_finish() {
+    let test = "docker_pause_mode_grace_period_lets_an_adopted_daemon_finish";
+    let Some(d) = docker(test) else { return };
+    let (marker, code, took) = pause_stop_with_adopted_daemon(d, &["--grace-period", "6"]);
+    assert_eq!(
+        marker.as_deref(),
+        Some("finished\n"),
+        "the adopted daemon's SIGTERM handler did not finish"
+    );
+    assert_eq!(code, "0");
+    assert!(took < STOP_WITHIN, "stop took {took:?}");
+}
+
+/// The control for the test above: without a grace period tini-rs -P exits
+/// at SIGTERM at once, and the kernel kills the daemon with the namespace.
+#[test]
+fn docker_pause_mode_without_grace_period_the_adopted_daemon_dies() {
+    let test = "docker_pause_mode_without_grace_period_the_adopted_daemon_dies";
+    let Some(d) = docker(test) else { return };
+    let (marker, code, took) = pause_stop_with_adopted_daemon(d, &[]);
+    assert_eq!(
+        marker, None,
+        "without --grace-period the daemon cannot finish"
+    );
+    assert_eq!(code, "0");
+    assert!(took < STOP_WITHIN, "stop took {took:?}");
+}
+
+/// A podman pod, removed with its containers on drop.
+struct Pod<'e> {
+    engine: &'e Engine,
+    name: String,
+}
+
+impl<'e> Pod<'e> {
+    /// `pod create --name NAME OPTIONS...` (not started).
+    fn create(engine: &'e Engine, tag: &str, options: &[&str]) -> Pod<'e> {
+        let pod = Pod {
+            engine,
+            name: unique_name(tag),
+        };
+        let mut line = vec!["pod", "create", "--name", &pod.name];
+        line.extend_from_slice(options);
+        engine.ok(&line);
+        pod
+    }
+
+    fn infra(&self) -> String {
+        let id = self
+            .engine
+            .ok(&["pod", "inspect", "-f", "{{.InfraContainerID}}", &self.name]);
+        id.trim().to_string()
+    }
+}
+
+impl Drop for Pod<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .engine
+            .exec(&["pod", "rm", "-f", "-t", "0", &self.name]);
+    }
+}
+
+/// A pod whose infra container (`infra_opts` say how) runs `/tini-rs -P`
+/// and shares its PID namespace with the pod's members: a member's orphan
+/// is adopted and reaped by it, and `pod stop` ends it with 0.
+fn podman_pause_pod(p: &Engine, infra_opts: &[&str]) {
+    let mut options = infra_opts.to_vec();
+    options.extend(["--share", "pid,ipc,uts", "--network", "none"]);
+    let pod = Pod::create(p, "pod", &options);
+    p.ok(&["pod", "start", &pod.name]);
+    let infra = pod.infra();
+    let pause_pid = first_process(p, &infra);
+    assert_pause_process(pause_pid, &["/tini-rs", "-P"]);
+    let member = p.container("member");
+    let fate = member_orphan_fate(pause_pid, &member, &["--pod", &pod.name]);
+    assert_eq!(
+        fate, None,
+        "the orphan was not reaped by the infra's tini-rs -P"
+    );
+    assert_eq!(common::zombies_under(pause_pid), Vec::<i32>::new());
+    let start = Instant::now();
+    let timeout = STOP_TIMEOUT_SECS.to_string();
+    p.ok(&["pod", "stop", "-t", &timeout, &pod.name]);
+    let took = start.elapsed();
+    assert_eq!(
+        p.inspect(&infra, "{{.State.ExitCode}}"),
+        "0",
+        "the infra's exit code"
+    );
+    assert!(took < STOP_WITHIN, "pod stop took {took:?}");
+}
+
+/// Any image as the infra image, `--infra-command` choosing tini-rs -P.
+/// podman 4.3 splits `--infra-command` at spaces (a JSON array would be
+/// taken as one path).
+#[test]
+fn podman_pod_infra_command_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0() {
+    let test = "podman_pod_infra_command_tini_rs_pause_reaps_a_members_orphan_then_stops_with_0";
+    let Some(p) = podman(test) else { return };
+    podman_pause_pod(
+        &p,
+        &["--infra-image", IMAGE, "--infra-command", "/tini-rs -P"],
+    );
+}
+
+/// The pause image (docker/pause/Dockerfile) as the infra image: podman
+/// runs its entrypoint, no `--infra-command` needed.
+#[test]
+fn podman_pod_pause_image_reaps_a_members_orphan_then_stops_with_0() {
+    let test = "podman_pod_pause_image_reaps_a_members_orphan_then_stops_with_0";
+    let Some(p) = podman(test) else { return };
+    p.build_pause_image();
+    podman_pause_pod(&p, &["--infra-image", PAUSE_IMAGE]);
 }

@@ -14,7 +14,8 @@ Writes OUT/results.md (the table) and OUT/results.json (everything,
 raw samples included); OUT defaults to tests/bench/results/.
 
 Exit status: 0 when every entry ran and nothing was broken; 1 when an entry
-failed, tini-rs lost a signal, or zombies were left behind. Speed never
+failed, tini-rs lost a signal, tini-rs -P woke up while idle, or zombies
+were left behind. Speed never
 fails the run: targets are reported, not enforced.
 """
 
@@ -154,9 +155,11 @@ def make_entries(args):
         "tini": {"path": "/usr/bin/tini", "sep": ["--"], "link": "dynamic"},
         "tini-static": {"path": "/usr/bin/tini-static", "sep": ["--"], "link": "static"},
         "dumb-init": {"path": "/usr/bin/dumb-init", "sep": ["--"], "link": "dynamic"},
-        "catatonit": {"path": "/usr/bin/catatonit", "sep": ["--"], "link": "static"},
-        "tini-rs": {"path": args.tini_rs, "sep": ["--"], "link": "dynamic"},
-        "tini-rs-static": {"path": args.tini_rs_static, "sep": ["--"], "link": "static"},
+        "catatonit": {"path": "/usr/bin/catatonit", "sep": ["--"], "link": "static",
+                      "pause": ["-P"]},
+        "tini-rs": {"path": args.tini_rs, "sep": ["--"], "link": "dynamic", "pause": ["-P"]},
+        "tini-rs-static": {"path": args.tini_rs_static, "sep": ["--"], "link": "static",
+                           "pause": ["-P"]},
         NONE: {"path": None, "sep": [], "link": None},
     }
     for spec in args.variant:
@@ -164,7 +167,8 @@ def make_entries(args):
         path, *flags = cmd.split()
         if not name or not path:
             sys.exit(f"--variant {spec!r}: expected NAME=PATH [OPTION...]")
-        e[name] = {"path": os.path.abspath(path), "sep": flags + ["--"], "link": "variant"}
+        e[name] = {"path": os.path.abspath(path), "sep": flags + ["--"], "link": "variant",
+                   "pause": flags + ["-P"]}
         VARIANTS.append(name)
     for v in e.values():
         v["argv"] = [v["path"]] + v["sep"] if v["path"] else []
@@ -274,19 +278,43 @@ def strace_calls(path):
 
 
 def bench_idle(entries, helper, tmp, rounds, window, failures):
-    """Every init idles at once with a pause()d child: memory, then context
-    switches over `window` s, then syscalls under strace over `window` s."""
-    names = [n for n in entries if n != NONE]
+    """Every init idles at once with a pause()d child."""
+    cases = {n: (as_pid1(entries[n], [helper, "pause"]), helper)
+             for n in entries if n != NONE}
+    return measure_idle(cases, tmp, "idle", rounds, window, failures)
+
+
+def bench_pause(entries, tmp, rounds, window, failures):
+    """Pause mode (`-P`) of the entries that have one, alone as PID 1: no
+    program, nothing else in the namespace."""
+    cases = {n: ([shutil.which("unshare")] + UNSHARE + [e["path"]] + e["pause"],
+                 os.path.realpath(e["path"]))
+             for n, e in entries.items() if e.get("pause")}
+    res = measure_idle(cases, tmp, "pause", rounds, window, failures)
+    for n in OURS + VARIANTS:
+        # Pause mode's whole promise: asleep in sigwaitinfo until a signal.
+        if n in res and (med(res[n]["ctxt"]) or med(res[n]["syscalls"])):
+            failures.append(f"{n} -P woke up while idle: {med(res[n]['ctxt'])} context "
+                            f"switches, {med(res[n]['syscalls'])} syscalls in {window:g} s")
+    return res
+
+
+def measure_idle(cases, tmp, tag, rounds, window, failures):
+    """`cases`: {name: (argv, exe)}, argv starting the init as PID 1 under
+    unshare, exe the file that shows it (or its child) is running. Every
+    case idles at once: memory, then context switches over `window` s, then
+    syscalls under strace over `window` s (logs in `tmp`, named by `tag`)."""
+    names = list(cases)
     res = {n: {"rss": [], "pss": [], "uss": [], "hwm": [], "threads": [], "ctxt": [],
                "syscalls": [], "syscall_names": {}} for n in names}
     for r in range(rounds):
         procs, pids = {}, {}
         try:
             for n in names:
-                procs[n] = start(as_pid1(entries[n], [helper, "pause"]),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                procs[n] = start(cases[n][0], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
             for n in names:
-                pids[n] = init_pid(procs[n].pid, helper)
+                pids[n] = init_pid(procs[n].pid, cases[n][1])
             time.sleep(0.5)
             for n in names:
                 pid = pids[n]
@@ -304,7 +332,7 @@ def bench_idle(entries, helper, tmp, rounds, window, failures):
                 res[n]["ctxt"].append(ctxt_switches(pids[n]) - before[n])
             straces = {}
             for n in names:
-                log = os.path.join(tmp, f"strace-{r}-{n}.txt")
+                log = os.path.join(tmp, f"strace-{tag}-{r}-{n}.txt")
                 straces[n] = (start(["strace", "-c", "-f", "-o", log, "-p", str(pids[n])],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), log)
             time.sleep(window)
@@ -485,17 +513,11 @@ def rows(R):
     if "binary" in R:
         out.append(("binary size (kB)",
                     {n: v["bytes"] / 1000 for n, v in R["binary"].items()}, 0, PEERS))
+    w = R["config"]["idle_window_s"]
     if "idle" in R:
-        I = R["idle"]
-        for key, label in [("rss", "idle RSS (kB)"), ("pss", "idle PSS (kB)"),
-                           ("uss", "idle USS = private (kB)"), ("hwm", "VmHWM (kB)"),
-                           ("threads", "threads")]:
-            out.append((label, {n: v[key] for n, v in I.items()}, 0, PEERS))
-        w = R["config"]["idle_window_s"]
-        out.append((f"idle context switches in {w:g} s",
-                    {n: v["ctxt"] for n, v in I.items()}, 0, PEERS))
-        out.append((f"idle syscalls in {w:g} s (strace -c -f)",
-                    {n: v["syscalls"] for n, v in I.items()}, 0, PEERS))
+        out += idle_rows(R["idle"], w, "")
+    if "pause" in R:
+        out += idle_rows(R["pause"], w, "pause mode -P: ")
     if "reap" in R:
         c = R["config"]["reap_count"]
         for mode, what in [("reapdead", "dead"), ("reaplive", "live")]:
@@ -525,6 +547,18 @@ def rows(R):
                     {n: v["init_cpu_ms"] for n, v in R["storm"].items()}, 0, PEERS))
         out.append(("fork storm: zombies left",
                     {n: v["left"] for n, v in R["storm"].items()}, 0, None))
+    return out
+
+
+def idle_rows(I, window, prefix):
+    """The memory and wake-up rows of one idle measurement (measure_idle)."""
+    out = []
+    for key, label in [("rss", "idle RSS (kB)"), ("pss", "idle PSS (kB)"),
+                       ("uss", "idle USS = private (kB)"), ("hwm", "VmHWM (kB)"),
+                       ("threads", "threads"),
+                       ("ctxt", f"idle context switches in {window:g} s"),
+                       ("syscalls", f"idle syscalls in {window:g} s (strace -c -f)")]:
+        out.append((prefix + label, {n: v[key] for n, v in I.items()}, 0, PEERS))
     return out
 
 
@@ -569,11 +603,14 @@ def targets(R):
     def add(name, ok, detail):
         out.append({"target": name, "met": ok, "detail": detail})
 
-    if "idle" in R:
+    for step, what in [("idle", ""), ("pause", " -P")]:
+        if step not in R:
+            continue
         for o in OURS:
-            c, s = med(R["idle"][o]["ctxt"]), med(R["idle"][o]["syscalls"])
-            add(f"{o}: 0 wake-ups idle", c == 0 and s == 0,
+            c, s = med(R[step][o]["ctxt"]), med(R[step][o]["syscalls"])
+            add(f"{o}{what}: 0 wake-ups idle", c == 0 and s == 0,
                 f"{c} context switches, {s} syscalls")
+    if "idle" in R:
         I = R["idle"]
         best_static = min(med(I[p]["pss"]) for p in ["tini-static", "catatonit"])
         pss = med(I["tini-rs-static"]["pss"])
@@ -645,8 +682,8 @@ def main():
                          "run as PATH [OPTION...] -- PROGRAM")
     ap.add_argument("--entries", default="",
                     help="comma-separated subset of the entries (\"no init\" always runs)")
-    ap.add_argument("--only", default="startup,idle,reap,signals,storm",
-                    help="comma-separated subset of startup,idle,reap,signals,storm")
+    ap.add_argument("--only", default="startup,idle,pause,reap,signals,storm",
+                    help="comma-separated subset of startup,idle,pause,reap,signals,storm")
     args = ap.parse_args()
 
     if os.geteuid() != 0:
@@ -704,6 +741,8 @@ def main():
                                           cfg["startup_per_round"], failures)),
         ("idle", lambda: bench_idle(entries, helper, tmp, cfg["idle_rounds"],
                                     cfg["idle_window_s"], failures)),
+        ("pause", lambda: bench_pause(entries, tmp, cfg["idle_rounds"],
+                                      cfg["idle_window_s"], failures)),
         ("signals", lambda: bench_signals(entries, helper, cfg["signal_count"],
                                           cfg["signal_spacing_us"], cfg["signal_loss_ms"], 5,
                                           failures)),
@@ -735,7 +774,8 @@ def main():
     R["failures"] = failures
     md = [f"tini-rs benchmark, {R['date']}, `{R['command']}` ({R['elapsed_s']} s)", "",
           "Median over rounds (min–max of the rounds); ratio = tini-rs ÷ best peer "
-          "(lower is better; signal p50 is compared with dumb-init).", "", table, ""]
+          "(lower is better; signal p50 is compared with dumb-init; in pause mode -P, "
+          "catatonit is the only peer).", "", table, ""]
     for t in R["targets"]:
         md.append(f"- {'MET' if t['met'] else 'MISSED'}: {t['target']} ({t['detail']})")
     if failures:
