@@ -4,8 +4,8 @@
 #   Docker engine, builds the real-application image (tests/apps/image.sh),
 #   runs `cargo test` (unit, integration, container and application tests),
 #   the release and package checks (tests/package.sh), tini's own test suite
-#   (tests/tini_suite.sh) and the benchmark's quick smoke mode, and stops the
-#   engine, even on failure.
+#   (tests/tini_suite.sh), the benchmark's quick smoke mode and one pass of
+#   tests/apps/stop_loses.py, and stops the engine, even on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,3 +61,8 @@ tests/package.sh
 # tini's own inner test suite and smoke checks, against the static binary.
 tests/tini_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
+# The README's "What a stop loses" table, one run per cell: the script keeps
+# working, and the log shows the table as this run measured it.
+if [ -n "${TINI_RS_APPS_IMAGE:-}" ]; then
+  python3 tests/apps/stop_loses.py --runs 1
+fi
