@@ -10,7 +10,8 @@
 //!   `--grace-period`;
 //! - postgres started with `pg_ctl start` by the main child:
 //!   `pg_controldata` says "shut down" only with `--grace-period`, "in
-//!   production" (a crash) without;
+//!   production" (a crash) without; postgres as the main child itself says
+//!   "shut down" without it;
 //! - nginx as the main child: a slow download in flight when the stop
 //!   starts completes whole with `--rewrite 15:3` (SIGQUIT, nginx's graceful
 //!   stop) and is cut with SIGTERM (nginx's fast stop);
@@ -195,11 +196,12 @@ const PG_MAIN: &str = "setpriv --reuid=postgres --regid=postgres --init-groups \
      pg_ctl start -D /srv/pg -l /tmp/postgres.log -o '-k /tmp -c listen_addresses='; \
      sleep infinity";
 
-/// Runs postgres under `tini_opts`, writes a table, stops the container;
-/// returns pg_controldata's "Database cluster state" afterwards.
-fn postgres_state_after_stop(test: &str, tini_opts: &[&str]) -> Option<String> {
+/// Runs `main` (which starts postgres) under `tini_opts`, writes a table,
+/// stops the container; returns pg_controldata's "Database cluster state"
+/// afterwards.
+fn postgres_state_after_stop(test: &str, tini_opts: &[&str], main: &[&str]) -> Option<String> {
     let apps = apps(test)?;
-    let c = start(apps, "pg", &[], tini_opts, &["sh", "-c", PG_MAIN]);
+    let c = start(apps, "pg", &[], tini_opts, main);
     let psql = |sql: &str| exec(&c, &["psql", "-h", "/tmp", "-U", "postgres", "-Atc", sql]);
     let up = wait_until(READY_WITHIN, || psql("SELECT 1").1.trim() == "1");
     assert!(up, "postgres did not answer:\n{}", c.logs());
@@ -236,7 +238,9 @@ fn pg_cluster_state((d, image): (&Engine, &str), stopped: &Container) -> String 
 #[test]
 fn pg_ctl_postgres_shuts_down_cleanly_on_docker_stop_with_grace_period() {
     let test = "pg_ctl_postgres_shuts_down_cleanly_on_docker_stop_with_grace_period";
-    let Some(state) = postgres_state_after_stop(test, &["--grace-period", "5"]) else {
+    let Some(state) =
+        postgres_state_after_stop(test, &["--grace-period", "5"], &["sh", "-c", PG_MAIN])
+    else {
         return;
     };
     assert_eq!(state, "shut down");
@@ -245,13 +249,38 @@ fn pg_ctl_postgres_shuts_down_cleanly_on_docker_stop_with_grace_period() {
 #[test]
 fn pg_ctl_postgres_crashes_on_docker_stop_without_grace_period() {
     let test = "pg_ctl_postgres_crashes_on_docker_stop_without_grace_period";
-    let Some(state) = postgres_state_after_stop(test, &[]) else {
+    let Some(state) = postgres_state_after_stop(test, &[], &["sh", "-c", PG_MAIN]) else {
         return;
     };
     assert_eq!(
         state, "in production",
         "without --grace-period the postmaster dies by SIGKILL: next start is crash recovery"
     );
+}
+
+/// The control for the two tests above: postgres as the main child itself
+/// gets the forwarded SIGTERM (a smart shutdown) and stops cleanly with no
+/// grace period: what is lost is only what the main child leaves behind.
+#[test]
+fn postgres_as_the_main_child_shuts_down_cleanly_without_grace_period() {
+    let test = "postgres_as_the_main_child_shuts_down_cleanly_without_grace_period";
+    let main = [
+        "setpriv",
+        "--reuid=postgres",
+        "--regid=postgres",
+        "--init-groups",
+        "postgres",
+        "-D",
+        "/srv/pg",
+        "-k",
+        "/tmp",
+        "-c",
+        "listen_addresses=",
+    ];
+    let Some(state) = postgres_state_after_stop(test, &[], &main) else {
+        return;
+    };
+    assert_eq!(state, "shut down");
 }
 
 // ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@
 #    sources, read by tests/apt_sources.sh) with redis, postgresql, nginx,
 #    python3, curl, and the peers tini, dumb-init and catatonit. It is cached
 #    as a tarball under $TINI_RS_CACHE_DIR (default /var/cache/tini-rs-tests),
-#    keyed by a hash of this script and the apt sources, so only the first
-#    run on a machine builds it (a few minutes); the others import it.
+#    keyed by a hash of what makes it (packages, hook, apt sources), so
+#    only the first run on a machine builds it (80 to 110 s here); the others
+#    import it.
 # 2. `docker import` of that tarball as tini-rs-apps-base:HASH (once per
 #    engine), then a thin layer FROM it holding the static tini-rs at
 #    /tini-rs (tests/apps/Dockerfile), tagged tini-rs-apps:test.
@@ -52,7 +53,8 @@ command -v mmdebstrap >/dev/null || unavailable "mmdebstrap not found (apt-get i
 packages=(redis-server postgresql nginx python3 curl procps tini dumb-init catatonit)
 
 work=$(mktemp -d /tmp/tini-rs-apps-image.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+part="" # a tarball being written: never left behind half-made
+trap 'rm -rf "$work"; [ -z "$part" ] || rm -f "$part"' EXIT
 
 rc=0
 "$repo/tests/apt_sources.sh" deb "$work/apt" || rc=$?
@@ -62,13 +64,6 @@ mirrors=()
 for f in "$work"/apt/sources.list.d/*.sources; do
   [ -e "$f" ] && mirrors+=("$f")
 done
-
-# The cache key: this script (packages, hooks), the release, the
-# architecture and the sources asked. A changed archive snapshot or a new
-# package list builds a new tarball.
-key=$(cat "$0" "${mirrors[@]}" <(echo "$VERSION_CODENAME $(dpkg --print-architecture)") |
-  sha256sum | cut -c1-16)
-tarball="$cache/apps-rootfs-$key.tar"
 
 # Inside the root filesystem, after the packages are installed:
 # - the PostgreSQL programs (in /usr/lib/postgresql/VERSION/bin) on PATH;
@@ -90,6 +85,25 @@ chroot "$root" setpriv --reuid=postgres --regid=postgres --init-groups \
   /usr/local/bin/initdb --auth=trust --username=postgres --no-sync -D /srv/pg >/dev/null
 HOOK
 )
+mm_opts=(--mode=root --variant=apt --format=tar
+  --aptopt='APT::Install-Recommends "false"'
+  --include="$(
+    IFS=,
+    echo "${packages[*]}"
+  )"
+  --customize-hook="$customize")
+
+# The cache key: everything that makes the tarball (mmdebstrap's options,
+# so the packages and the hook, the release, the architecture and the
+# sources asked), and nothing else: editing a comment here rebuilds
+# nothing, a new package or archive snapshot builds a new tarball.
+key=$(
+  {
+    printf '%s\n' "${mm_opts[@]}" "$VERSION_CODENAME" "$(dpkg --print-architecture)"
+    cat "${mirrors[@]}"
+  } | sha256sum | cut -c1-16
+)
+tarball="$cache/apps-rootfs-$key.tar"
 
 if [ -s "$tarball" ]; then
   echo "== apps image: cached root filesystem $tarball" >&2
@@ -97,19 +111,13 @@ else
   echo "== apps image: building the root filesystem ($VERSION_CODENAME: ${packages[*]})" >&2
   mkdir -p "$cache"
   part="$tarball.part.$$"
-  if ! mmdebstrap --mode=root --variant=apt --format=tar \
-    --aptopt='APT::Install-Recommends "false"' \
-    --include="$(
-      IFS=,
-      echo "${packages[*]}"
-    )" \
-    --customize-hook="$customize" \
-    "$VERSION_CODENAME" "$part" "${mirrors[@]}" >"$work/mmdebstrap.log" 2>&1; then
-    rm -f "$part"
+  if ! mmdebstrap "${mm_opts[@]}" "$VERSION_CODENAME" "$part" "${mirrors[@]}" \
+    >"$work/mmdebstrap.log" 2>&1; then
     tail -n 30 "$work/mmdebstrap.log" >&2
     unavailable "mmdebstrap failed (the last lines of its log are above)"
   fi
   mv "$part" "$tarball"
+  part=""
   # Tarballs of earlier keys are no use any more.
   find "$cache" -maxdepth 1 -name 'apps-rootfs-*.tar' ! -name "$(basename "$tarball")" -delete
 fi
