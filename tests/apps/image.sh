@@ -45,8 +45,8 @@ unavailable() {
 [ -n "${DOCKER_HOST:-}" ] || unavailable "DOCKER_HOST is unset (docker/engine.sh start DIR prints it)"
 [ -n "$docker_cli" ] || unavailable "no docker CLI (apt-get install docker.io)"
 command -v mmdebstrap >/dev/null || unavailable "mmdebstrap not found (apt-get install mmdebstrap)"
-. /etc/os-release
-[ -n "${VERSION_CODENAME:-}" ] || unavailable "no VERSION_CODENAME in /etc/os-release (needs Debian)"
+VERSION_CODENAME=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null | tr -d '"')
+[ -n "$VERSION_CODENAME" ] || unavailable "no VERSION_CODENAME in /etc/os-release (needs Debian)"
 
 # What goes into the root filesystem. tini's package holds tini and
 # tini-static; procps gives ps and pgrep to the tests' scripts.
