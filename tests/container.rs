@@ -19,6 +19,9 @@
 //! every engine command is bounded in time.
 mod common;
 
+use common::engine::{
+    Container, Engine, Kind, STOP_TIMEOUT_SECS, check_static, docker_engine, unique_name, which,
+};
 use common::{TempDir, run, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,10 +34,6 @@ const IMAGE: &str = "tini-rs-fixture:test";
 /// docker/pause/Dockerfile's tag: the static tini-rs alone, `-P` its
 /// entrypoint.
 const PAUSE_IMAGE: &str = "tini-rs-pause:test";
-/// Any one engine command (run, stop, build...) must end within this.
-const CLI_LIMIT: Duration = Duration::from_secs(90);
-/// `docker stop -t`: the engine's SIGKILL would come after this.
-const STOP_TIMEOUT_SECS: u64 = 20;
 /// "Well inside the stop timeout".
 const STOP_WITHIN: Duration = Duration::from_secs(8);
 
@@ -60,108 +59,10 @@ fn static_tini(test: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// A FROM scratch image has no dynamic loader: refuse what needs one, with
-/// a message that says so, instead of the engine's "no such file".
-fn check_static(path: &Path) -> Result<(), String> {
-    let elf = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let u16_at = |o: usize| {
-        elf.get(o..o + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-    };
-    let u64_at = |o: usize| {
-        elf.get(o..o + 8)
-            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize)
-    };
-    if elf.get(..5) != Some(b"\x7fELF\x02") {
-        return Err(format!("{} is not a 64-bit ELF file", path.display()));
-    }
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
-    else {
-        return Err(format!("{}: truncated ELF header", path.display()));
-    };
-    const PT_INTERP: u32 = 3;
-    for i in 0..phnum {
-        let at = phoff + i * phentsize;
-        let Some(kind) = elf.get(at..at + 4) else {
-            return Err(format!("{}: truncated program headers", path.display()));
-        };
-        if u32::from_le_bytes([kind[0], kind[1], kind[2], kind[3]]) == PT_INTERP {
-            return Err(format!(
-                "{} is dynamically linked; build it with \
-                 RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' (busybox: apt-get install busybox-static)",
-                path.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------
-// Engines: docker and podman behind one small CLI wrapper.
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
-    Docker,
-    Podman,
-}
-
-/// One engine's command line: the program, its global options, environment,
-/// and the options every `run` gets.
-struct Engine {
-    kind: Kind,
-    program: String,
-    global: Vec<String>,
-    envs: Vec<(String, String)>,
-    run_opts: Vec<String>,
-    /// podman only: its private store, cleaned up on drop.
-    store: Option<TempDir>,
-}
+// The fixture image.
 
 impl Engine {
-    fn cmd<S: AsRef<str>>(&self, args: &[S]) -> Command {
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.global).args(args.iter().map(AsRef::as_ref));
-        cmd.envs(self.envs.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(std::process::Stdio::null());
-        cmd
-    }
-
-    /// Runs an engine command to its end (bounded): (code, stdout, stderr).
-    fn exec<S: AsRef<str>>(&self, args: &[S]) -> (i32, String, String) {
-        run(self.cmd(args), CLI_LIMIT)
-    }
-
-    /// Runs an engine command that must succeed; returns its stdout.
-    fn ok<S: AsRef<str>>(&self, args: &[S]) -> String {
-        let (code, out, err) = self.exec(args);
-        let line: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
-        assert_eq!(code, 0, "{} {line:?} failed:\n{out}\n{err}", self.program);
-        out
-    }
-
-    /// `rm -f` that does not wait for the stop timeout.
-    fn remove(&self, name: &str) {
-        let args: &[&str] = match self.kind {
-            Kind::Docker => &["rm", "-f", name],
-            Kind::Podman => &["rm", "-f", "-t", "0", name],
-        };
-        let _ = self.exec(args);
-    }
-
-    /// A container name unique across tests and test processes; the guard
-    /// removes the container (if any) when the test ends, pass or fail.
-    fn container(&self, tag: &str) -> Container<'_> {
-        Container {
-            engine: self,
-            name: unique_name(tag),
-        }
-    }
-
-    /// `inspect -f FORMAT NAME` of a container, trimmed.
-    fn inspect(&self, name: &str, format: &str) -> String {
-        self.ok(&["inspect", "-f", format, name]).trim().to_string()
-    }
-
     /// Builds the fixture image from a context laid out in a temp dir.
     fn build_fixture(&self, tini: &Path) -> Result<(), String> {
         let busybox = PathBuf::from(
@@ -209,83 +110,10 @@ impl Engine {
     }
 }
 
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let Some(store) = &self.store else { return };
-        let _ = self.exec(&["rm", "-a", "-f", "-t", "0"]);
-        cleanup_store(&store.0);
-    }
-}
-
-/// A name unique across tests and test processes, for a container or pod.
-fn unique_name(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("tini-rs-{tag}-{}-{n}", std::process::id())
-}
-
-/// A named container; removed (killed first) on drop.
-struct Container<'e> {
-    engine: &'e Engine,
-    name: String,
-}
-
-impl Container<'_> {
-    /// `run --name NAME <engine run options> ARGS...`, to its end.
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let mut line = vec!["run", "--name", &self.name];
-        line.extend(self.engine.run_opts.iter().map(String::as_str));
-        line.extend_from_slice(args);
-        self.engine.exec(&line)
-    }
-
-    /// `run -d`: starts the container in the background.
-    fn start(&self, args: &[&str]) {
-        let mut line = vec!["-d"];
-        line.extend_from_slice(args);
-        let (code, out, err) = self.run(&line);
-        assert_eq!(code, 0, "cannot start {}:\n{out}\n{err}", self.name);
-    }
-
-    fn logs(&self) -> String {
-        let (_, out, err) = self.engine.exec(&["logs", &self.name]);
-        out + &err
-    }
-
-    /// Waits (bounded) until the container's output contains `text`.
-    fn wait_for_log(&self, text: &str) {
-        let found = wait_until(Duration::from_secs(30), || self.logs().contains(text));
-        assert!(
-            found,
-            "{}: no {text:?} in its output:\n{}",
-            self.name,
-            self.logs()
-        );
-    }
-
-    fn inspect(&self, format: &str) -> String {
-        self.engine.inspect(&self.name, format)
-    }
-
-    /// `stop -t STOP_TIMEOUT_SECS`; returns how long it took.
-    fn stop(&self) -> Duration {
-        let timeout = STOP_TIMEOUT_SECS.to_string();
-        let start = Instant::now();
-        self.engine.ok(&["stop", "-t", &timeout, &self.name]);
-        start.elapsed()
-    }
-}
-
-impl Drop for Container<'_> {
-    fn drop(&mut self) {
-        self.engine.remove(&self.name);
-    }
-}
-
 /// The Docker engine of `TINI_RS_DOCKER_HOST`, with the fixture image built
 /// once per test process.
 fn docker(test: &str) -> Option<&'static Engine> {
-    let Some(host) = std::env::var_os("TINI_RS_DOCKER_HOST") else {
+    let Some(host) = std::env::var("TINI_RS_DOCKER_HOST").ok() else {
         unavailable(
             test,
             "TINI_RS_DOCKER_HOST is unset (start one: docker/engine.sh start DIR $TINI_RS_STATIC)",
@@ -295,29 +123,7 @@ fn docker(test: &str) -> Option<&'static Engine> {
     let tini = static_tini(test)?;
     static DOCKER: OnceLock<Result<Engine, String>> = OnceLock::new();
     let engine = DOCKER.get_or_init(|| {
-        let program = std::env::var("TINI_RS_DOCKER_CLI").unwrap_or_else(|_| {
-            if Path::new("/usr/bin/docker").exists() {
-                "/usr/bin/docker"
-            } else {
-                "docker"
-            }
-            .to_string()
-        });
-        let engine = Engine {
-            kind: Kind::Docker,
-            program,
-            global: vec!["-H".into(), host.to_string_lossy().into_owned()],
-            // The classic builder: FROM scratch needs nothing else.
-            envs: vec![("DOCKER_BUILDKIT".into(), "0".into())],
-            run_opts: vec!["--network".into(), "none".into()],
-            store: None,
-        };
-        let (code, out, err) = engine.exec(&["info", "--format", "{{.ServerVersion}}"]);
-        if code != 0 || out.trim().is_empty() {
-            return Err(format!(
-                "no Docker engine answers at {host:?}:\n{out}\n{err}"
-            ));
-        }
+        let engine = docker_engine(&host)?;
         engine.build_fixture(&tini)?;
         Ok(engine)
     });
@@ -412,54 +218,6 @@ fn podman(test: &str) -> Option<Engine> {
         panic!("{test}: {why}");
     }
     Some(engine)
-}
-
-fn which(program: &str) -> Result<String, ()> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-        .map(|p| p.to_string_lossy().into_owned())
-        .ok_or(())
-}
-
-/// After podman: its conmon monitors and `container cleanup` helpers may
-/// still run for a moment (they name the store in their argv); let them end,
-/// kill what does not, then undo the mounts podman left under the store.
-fn cleanup_store(dir: &Path) {
-    let needle = dir.to_string_lossy().into_owned();
-    let ours = || -> Vec<i32> {
-        common::processes()
-            .into_iter()
-            .map(|p| p.pid)
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .map(|c| String::from_utf8_lossy(&c).contains(&needle))
-                    .unwrap_or(false)
-            })
-            .collect()
-    };
-    if !wait_until(Duration::from_secs(10), || ours().is_empty()) {
-        for pid in ours() {
-            // SAFETY: kill(2) to a podman helper of this test's own store.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        wait_until(Duration::from_secs(5), || ours().is_empty());
-    }
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    let mut points: Vec<String> = mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(1))
-        .map(|m| m.replace("\\040", " "))
-        .filter(|m| m.starts_with(&needle))
-        .collect();
-    points.sort_by(|a, b| b.cmp(a)); // deepest first
-    for point in points {
-        if let Ok(c) = std::ffi::CString::new(point) {
-            // SAFETY: a NUL-terminated path; detaching a mount of our own store.
-            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------

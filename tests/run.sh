@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of tini-rs on a fresh Debian machine, as root:
 #   installs what the tests need, builds the static binary, starts a private
-#   Docker engine, runs `cargo test` (unit, integration, container tests),
+#   Docker engine, builds the real-application image (tests/apps/image.sh),
+#   runs `cargo test` (unit, integration, container and application tests),
 #   the release and package checks (tests/package.sh), tini's own test suite
-#   (tests/tini_suite.sh) and the benchmark's quick smoke mode, and stops the
-#   engine, even on failure.
+#   (tests/tini_suite.sh), the benchmark's quick smoke mode and one pass of
+#   tests/apps/stop_loses.py, and stops the engine, even on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +25,11 @@ fi
 # The release checks (tests/package.sh, scripts/release.sh) build the Debian
 # package with dpkg-dev's tools and check it with lintian; the man page is
 # formatted by groff (tests/man_page.rs) and man-db's man.
+# tests/apps/image.sh builds a Debian root filesystem for the
+# real-application tests (mmdebstrap).
 packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
   podman runc tini dumb-init catatonit gcc libc6-dev python3-venv python3-dev
-  libcap-dev git dpkg-dev lintian groff-base man-db)
+  libcap-dev git dpkg-dev lintian groff-base man-db mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -46,6 +49,11 @@ cleanup() { docker/engine.sh stop "$engine_dir" || true; rm -rf "$engine_dir"; }
 trap cleanup EXIT
 docker/engine.sh start "$engine_dir" "$TINI_RS_STATIC"
 export TINI_RS_DOCKER_HOST="unix://$engine_dir/docker.sock"
+# redis, postgres, nginx and Python from Debian's packages, with the static
+# tini-rs on top (the root filesystem is cached between runs). Empty when it
+# was skipped (outside CI only): tests/applications.rs then says SKIPPED.
+TINI_RS_APPS_IMAGE=$(DOCKER_HOST="$TINI_RS_DOCKER_HOST" tests/apps/image.sh "$TINI_RS_STATIC")
+[ -z "$TINI_RS_APPS_IMAGE" ] || export TINI_RS_APPS_IMAGE
 
 cargo test
 # The release files, the Debian package and the crate as users get them.
@@ -53,3 +61,8 @@ tests/package.sh
 # tini's own inner test suite and smoke checks, against the static binary.
 tests/tini_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
+# The README's "What a stop loses" table, one run per cell: the script keeps
+# working, and the log shows the table as this run measured it.
+if [ -n "${TINI_RS_APPS_IMAGE:-}" ]; then
+  python3 tests/apps/stop_loses.py --runs 1
+fi

@@ -49,48 +49,22 @@ trap 'rm -rf "$work"' EXIT
 # 1. tini's source, from Debian's source package, through a private apt
 #    configuration, so the machine's apt set-up (source lists, index files,
 #    caches) is left as it was. The private deb-src entries are derived from
-#    the machine's own "deb" entries: only archives it already uses, with the
-#    keys it already trusts, are asked. apt checks the signed index and the
-#    tarball's hash as for any download.
+#    the machine's own "deb" entries (tests/apt_sources.sh): only archives it
+#    already uses, with the keys it already trusts, are asked. apt checks the
+#    signed index and the tarball's hash as for any download.
 
 command -v apt-get >/dev/null || unavailable "apt-get not found (needs Debian)"
 
 apt_dir="$work/apt"
-mkdir -p "$apt_dir/sources.list.d" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
 src_list="$apt_dir/sources.list"
-: >"$src_list"
-
-# deb822 files: every stanza whose Types include "deb" (and that is not
-# disabled) is copied with "Types: deb-src"; the other fields, Signed-By
-# included, stay as they are.
-shopt -s nullglob
-for f in /etc/apt/sources.list.d/*.sources; do
-  awk '
-    BEGIN { RS = ""; FS = "\n" }
-    {
-      out = ""; is_deb = 0; enabled = 1
-      for (i = 1; i <= NF; i++) {
-        line = $i
-        if (tolower(line) ~ /^types:/) {
-          if (line ~ /[: \t]deb([ \t]|$)/) is_deb = 1
-          line = "Types: deb-src"
-        } else if (tolower(line) ~ /^enabled:[ \t]*no/) {
-          enabled = 0
-        }
-        out = out line "\n"
-      }
-      if (is_deb && enabled) printf "%s\n", out
-    }' "$f" >"$apt_dir/sources.list.d/$(basename "$f")"
-done
-# One-line format: "deb [options] URI SUITE COMPONENTS" -> "deb-src ...".
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-  [ -f "$f" ] || continue
-  sed -n -E 's/^[[:space:]]*deb[[:space:]]+/deb-src /p' "$f" >>"$src_list"
-done
-shopt -u nullglob
-if ! grep -qs -e '^deb-src ' -e '^Types: deb-src' "$src_list" "$apt_dir"/sources.list.d/*; then
-  unavailable "no 'deb' entries in the machine's apt sources to derive deb-src from"
-fi
+rc=0
+"$REPO_DIR/tests/apt_sources.sh" deb-src "$apt_dir" || rc=$?
+case $rc in
+0) ;;
+3) unavailable "no 'deb' entries in the machine's apt sources to derive deb-src from" ;;
+*) unavailable "tests/apt_sources.sh failed (exit status $rc)" ;;
+esac
 
 apt_opts=(
   -o "Dir::Etc::SourceList=$src_list"

@@ -3,6 +3,8 @@
 //! test fails, /proc readers, and the root/namespace requirement check.
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod engine;
+
 use std::collections::HashMap;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
