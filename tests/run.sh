@@ -26,10 +26,11 @@ fi
 # package with dpkg-dev's tools and check it with lintian; the man page is
 # formatted by groff (tests/man_page.rs) and man-db's man.
 # tests/apps/image.sh builds a Debian root filesystem for the
-# real-application tests (mmdebstrap).
+# real-application tests (mmdebstrap, which checks signatures with gpg and
+# mounts /proc and /dev in the new root; both only recommended by it).
 packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
   podman runc tini dumb-init catatonit gcc libc6-dev python3-venv python3-dev
-  libcap-dev git dpkg-dev lintian groff-base man-db mmdebstrap)
+  libcap-dev git dpkg-dev lintian groff-base man-db mmdebstrap gpg mount)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
