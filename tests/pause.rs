@@ -94,6 +94,25 @@ fn kill(pid: i32, sig: i32) {
     unsafe { libc::kill(pid, sig) };
 }
 
+/// Runs `sh -c SCRIPT` (which ends by exec'ing tini-rs in pause mode) with
+/// stderr to `log`; returns once tini-rs is waiting.
+fn pause_through_shell(script: &str, log: &std::path::Path) -> Running {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script])
+        .stderr(std::fs::File::create(log).expect("create the log"));
+    let tini = Running::start(cmd);
+    wait_for_text(log, "Pause mode: reaping orphans", LIMIT);
+    tini
+}
+
+/// The pid a shell wrote into `file`, once it is there.
+fn read_pid(file: &std::path::Path) -> i32 {
+    wait_for_text(file, "\n", LIMIT)
+        .trim()
+        .parse()
+        .expect("a pid")
+}
+
 /// Adopted orphans are reaped (gone from /proc, never a zombie) while
 /// tini-rs runs no program; idle, it never wakes; SIGHUP changes nothing;
 /// SIGTERM ends it with 0.
@@ -201,17 +220,7 @@ fn as_subreaper_the_orphans_of_inherited_children_are_adopted_and_reaped() {
         dir = dir.0.display(),
         tini = tini_rs(),
     );
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", &script])
-        .stderr(std::fs::File::create(&log).expect("create the log"));
-    let mut tini = Running::start(cmd);
-    wait_for_text(&log, "Pause mode: reaping orphans", LIMIT);
-    let read_pid = |file: &std::path::Path| -> i32 {
-        wait_for_text(file, "\n", LIMIT)
-            .trim()
-            .parse()
-            .expect("a pid")
-    };
+    let mut tini = pause_through_shell(&script, &log);
     let (middle, orphan) = (read_pid(&middle_file), read_pid(&orphan_file));
     assert_eq!(ProcStat::of(middle).map(|s| s.ppid), Some(tini.pid()));
 
@@ -252,15 +261,8 @@ fn as_subreaper_with_grace_period_stops_what_is_left() {
         file = pid_file.display(),
         tini = tini_rs(),
     );
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", &script])
-        .stderr(std::fs::File::create(&log).expect("create the log"));
-    let mut tini = Running::start(cmd);
-    wait_for_text(&log, "Pause mode: reaping orphans", LIMIT);
-    let grandchild: i32 = wait_for_text(&pid_file, "\n", LIMIT)
-        .trim()
-        .parse()
-        .expect("a pid");
+    let mut tini = pause_through_shell(&script, &log);
+    let grandchild = read_pid(&pid_file);
 
     tini.signal(libc::SIGTERM);
     // Both go at SIGTERM, long before the 5 s deadline.
