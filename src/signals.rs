@@ -123,7 +123,8 @@ impl WaitSet {
                 Some(left) => {
                     let left = libc::timespec {
                         tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-                        tv_nsec: left.subsec_nanos().into(),
+                        // Below 10^9, so it fits a 32-bit c_long too.
+                        tv_nsec: left.subsec_nanos() as libc::c_long,
                     };
                     libc::sigtimedwait(&self.0, info.as_mut_ptr(), &left)
                 }
