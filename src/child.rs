@@ -57,11 +57,6 @@ pub fn spawn(
         });
     }
     let shown = name.to_string_lossy();
-    let sockets_for_the_child = sockets_are_passed_to_us();
-    if inherited.sigchld_ignored() || sockets_for_the_child {
-        return spawn_forked(program, inherited, sockets_for_the_child)
-            .map_err(|e| exec_error(&shown, e));
-    }
     // Words from argv cannot hold a NUL byte; only a caller bug could.
     let args: Vec<CString> = program
         .iter()
@@ -71,6 +66,11 @@ pub fn spawn(
             message: format!("cannot run '{shown}': an argument contains a NUL byte"),
             exit_code: 1,
         })?;
+    let sockets_for_the_child = sockets_are_passed_to_us();
+    if inherited.sigchld_ignored() || sockets_for_the_child {
+        return spawn_forked(name, args, inherited, sockets_for_the_child)
+            .map_err(|e| exec_error(&shown, e));
+    }
 
     let attr = Attributes::new(inherited).map_err(|e| exec_error(&shown, e))?;
     let mut take_terminal = stdin_is_our_terminal();
@@ -191,13 +191,15 @@ fn sockets_are_passed_to_us() -> bool {
 /// and reports an exec failure back; the child does the rest itself and
 /// execs with everything made before the fork.
 fn spawn_forked(
-    program: &[OsString],
+    name: &OsString,
+    args: Vec<CString>,
     inherited: &'static InheritedState,
     with_own_listen_pid: bool,
 ) -> io::Result<libc::pid_t> {
     let take_terminal = stdin_is_our_terminal();
-    let mut exec = PreparedExec::new(program, with_own_listen_pid)?;
-    let mut command = std::process::Command::new(&program[0]);
+    let mut exec = PreparedExec::new(args, with_own_listen_pid);
+    // std only forks here; the closure execs with `exec`'s argv.
+    let mut command = std::process::Command::new(name);
     command.process_group(0);
     // SAFETY: the closure runs between fork and exec and calls only
     // async-signal-safe functions (tcsetpgrp, getpid, rt_sigaction,
@@ -248,14 +250,7 @@ unsafe impl Send for PreparedExec {}
 unsafe impl Sync for PreparedExec {}
 
 impl PreparedExec {
-    fn new(program: &[OsString], with_own_listen_pid: bool) -> io::Result<Self> {
-        let nul_error =
-            |_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument");
-        let args: Vec<CString> = program
-            .iter()
-            .map(|a| CString::new(a.as_bytes()))
-            .collect::<Result<_, _>>()
-            .map_err(nul_error)?;
+    fn new(args: Vec<CString>, with_own_listen_pid: bool) -> Self {
         // Environment entries cannot hold a NUL byte: the kernel ends them there.
         let env: Vec<CString> = std::env::vars_os()
             .filter(|(name, _)| !(with_own_listen_pid && name == "LISTEN_PID"))
@@ -274,13 +269,13 @@ impl PreparedExec {
         envp.push(std::ptr::null());
         let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
-        Ok(PreparedExec {
+        PreparedExec {
             _args: args,
             argv,
             _env: env,
             envp,
             listen_pid,
-        })
+        }
     }
 
     /// In the forked child: writes `LISTEN_PID=<own pid>` if asked to, then

@@ -102,10 +102,10 @@ pub fn start(
             }
             let is_stop =
                 (sig == libc::SIGTERM || sig == libc::SIGINT) && rewrite.map(sig).is_some();
-            if is_stop && let Some(tx) = &stop_requests {
-                let _ = tx.send(Event::StopRequested);
-            }
             if is_stop {
+                if let Some(tx) = &stop_requests {
+                    let _ = tx.send(Event::StopRequested);
+                }
                 if let Some(h) = held.take() {
                     log::info!(
                         "{} received during the stop delay; passing on {} now",
