@@ -14,6 +14,8 @@
 //!   it again itself.
 //! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
 //!   own pid in `LISTEN_PID`, known only once it exists.
+//! - posix_spawn failed with EPERM: a seccomp profile refuses `clone3`,
+//!   which glibc's posix_spawn uses; fork uses `clone`.
 
 use crate::signals::InheritedState;
 use std::ffi::{CString, OsString};
@@ -27,6 +29,8 @@ use std::path::PathBuf;
 pub struct SpawnError {
     pub message: String,
     pub exit_code: i32,
+    /// The system's error, when the start failed on one.
+    pub errno: Option<i32>,
 }
 
 unsafe extern "C" {
@@ -49,11 +53,13 @@ pub fn spawn(
     let name = program.first().ok_or_else(|| SpawnError {
         message: "no program to run".to_string(),
         exit_code: 1,
+        errno: None,
     })?;
     if name.is_empty() {
         return Err(SpawnError {
             message: "cannot run '': the program name is empty".to_string(),
             exit_code: 127,
+            errno: None,
         });
     }
     let shown = name.to_string_lossy();
@@ -65,6 +71,7 @@ pub fn spawn(
         .map_err(|_| SpawnError {
             message: format!("cannot run '{shown}': an argument contains a NUL byte"),
             exit_code: 1,
+            errno: None,
         })?;
     let sockets_for_the_child = sockets_are_passed_to_us();
     if inherited.sigchld_ignored() || sockets_for_the_child {
@@ -87,6 +94,16 @@ pub fn spawn(
         other => other,
     };
     match spawned {
+        // glibc's posix_spawn starts its child with clone3 and falls back
+        // to clone only on ENOSYS, so a seccomp profile that answers clone3
+        // with EPERM (Docker's in 20.10.0-20.10.9, and profiles copied from
+        // it) makes every posix_spawn fail. fork uses clone: spawn that way.
+        // (A program whose exec itself fails with EPERM fails there again,
+        // with the same error.)
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+            log::debug!("posix_spawn failed ({err}); spawning with fork and exec instead");
+            spawn_forked(name, args, inherited, false).map_err(|e| exec_error(&shown, e))
+        }
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.
         Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
@@ -169,6 +186,7 @@ fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
             path.display()
         ),
         exit_code: 1,
+        errno: None,
     })
 }
 
@@ -424,6 +442,7 @@ fn exec_error(name: &str, err: io::Error) -> SpawnError {
     SpawnError {
         message: format!("cannot run '{name}': {reason}"),
         exit_code,
+        errno: err.raw_os_error(),
     }
 }
 

@@ -15,6 +15,7 @@ mod cli;
 mod event;
 mod forward;
 mod logging;
+mod one_thread;
 mod pause;
 mod procfs;
 mod reaper;
@@ -69,8 +70,17 @@ fn run() -> i32 {
         log::error!("cannot set up signal handling: {err}");
         return 1;
     }
+    if let Err(err) = signals::check_waiting_works() {
+        log::error!(
+            "cannot wait for signals: rt_sigtimedwait refused ({err}); tini-rs needs it to \
+             forward signals and reap without busy waiting"
+        );
+        return 1;
+    }
     if let Err(err) = set_up_reaping(config.subreaper) {
-        log::error!("cannot register as child subreaper: {err}");
+        log::error!(
+            "cannot register as child subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed: {err}"
+        );
         return 1;
     }
     if let Some(sig) = config.parent_death_signal
@@ -90,7 +100,7 @@ fn run() -> i32 {
         // Nothing to hand on to a child: let go of it all at once.
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
-            log::error!("cannot start a thread: {err}");
+            log::error!("cannot wait for signals: {err}");
             1
         });
     }
@@ -151,31 +161,99 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The helper threads of a run with a main child.
+struct Threads {
+    forwarder: forward::Forwarder,
+    /// With a grace period: the reaper thread and the main thread's end of
+    /// the channel both threads send on.
+    reaper: Option<(reaper::Reaper, std::sync::mpsc::Receiver<Event>)>,
+}
+
+impl Threads {
+    /// Ends both threads (before they have done anything) and returns once
+    /// the kernel has let go of them, so the tasks they took from a pids
+    /// limit are free again.
+    fn stop(self) {
+        self.forwarder.stop();
+        if let Some((reaper, _)) = self.reaper {
+            reaper.stop();
+        }
+        threads::wait_until_single_threaded();
+    }
+}
+
+/// Starts the forwarder and, with a grace period, the reaper. Either all
+/// that are needed run or none does.
+fn start_threads(config: &Config) -> std::io::Result<Threads> {
+    let waitset = signals::WaitSet::forwardable();
+    let rewrite = config.rewrite.clone();
+    if config.grace_period.is_none() {
+        // tini's behaviour: the main thread is the reaper.
+        let forwarder = forward::start(waitset, rewrite, None, config.stop_delay)?;
+        return Ok(Threads {
+            forwarder,
+            reaper: None,
+        });
+    }
+    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
+    let reaper = reaper::start(config.warn_on_reap, events_tx.clone())?;
+    let forwarder = match forward::start(waitset, rewrite, Some(events_tx), config.stop_delay) {
+        Ok(forwarder) => forwarder,
+        Err(err) => {
+            // Gone before the child starts, so the task it holds is free.
+            reaper.stop();
+            threads::wait_until_single_threaded();
+            return Err(err);
+        }
+    };
+    Ok(Threads {
+        forwarder,
+        reaper: Some((reaper, events)),
+    })
+}
+
 /// Starts the helper threads, then the main child, and waits: returns its
 /// raw wait status (`None` if it was lost), or the exit code that says why
 /// it could not run. Threads start first, since one that fails to start
-/// after the child exists would leave the child running on, orphaned.
+/// after the child exists would leave the child running on, orphaned. When
+/// none can start, tini-rs runs single-threaded (see `one_thread`).
 fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
-    let waitset = signals::WaitSet::forwardable();
-    let rewrite = config.rewrite.clone();
-    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-    let threads = match config.grace_period {
-        // tini's behaviour: the main thread is the reaper.
-        None => forward::start(waitset, rewrite, None, config.stop_delay).map(|f| (f, None)),
-        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone()), config.stop_delay)
-            .and_then(|f| {
-                reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
-            }),
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
+    let (threads, no_thread) = match start_threads(config) {
+        Ok(threads) => (Some(threads), None),
+        Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
     };
-    let (forwarder, reaper_thread) = threads.map_err(|err| {
-        log::error!("cannot start a thread: {err}");
-        1
-    })?;
 
-    let main_pid = child::spawn(&config.program, inherited).map_err(|err| {
-        log::error!("{}", err.message);
-        err.exit_code
-    })?;
+    let (threads, main_pid) = match child::spawn(&config.program, inherited) {
+        Ok(pid) => {
+            if let Some(why) = no_thread {
+                log::warn!("{why}; running single-threaded: one loop takes signals and reaps");
+            }
+            (threads, pid)
+        }
+        // A pids limit (or RLIMIT_NPROC) with room for the child only
+        // without the threads: the child matters more.
+        Err(err) if err.errno == Some(libc::EAGAIN) && threads.is_some() => {
+            log::warn!(
+                "{} beside the helper threads; stopping them and running single-threaded: \
+                 one loop takes signals and reaps",
+                err.message
+            );
+            if let Some(threads) = threads {
+                threads.stop();
+            }
+            let pid = child::spawn(&config.program, inherited).map_err(|err| {
+                log::error!("{}", err.message);
+                err.exit_code
+            })?;
+            (None, pid)
+        }
+        Err(err) => {
+            log::error!("{}", err.message);
+            return Err(err.exit_code);
+        }
+    };
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
     let_go_of_inherited_descriptors_and_directory();
     let main_pidfd = match sys::PidFd::open(main_pid) {
@@ -194,29 +272,44 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
         }
     };
     log::debug!("Forwarding signals to {}", target.describe());
-    forwarder.aim(target);
+    // Without a pidfd the shutdown signals the main child by pid, after
+    // checking its start time, read here: nobody has reaped it yet, so its
+    // pid cannot have been reused.
+    let main_child = || shutdown::MainChild {
+        pid: main_pid,
+        process: main_pidfd
+            .is_none()
+            .then(|| procfs::read_process(main_pid))
+            .flatten(),
+        pidfd: main_pidfd,
+    };
 
-    Ok(match reaper_thread {
-        Some((grace, reaper)) => {
-            // Without a pidfd the shutdown signals the main child by pid,
-            // after checking its start time, read here: nobody waits for it
-            // yet, so it cannot have been reaped and its pid reused.
-            let main_process = main_pidfd
-                .is_none()
-                .then(|| procfs::read_process(main_pid))
-                .flatten();
+    let Some(threads) = threads else {
+        let forwarding =
+            forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay);
+        let one_loop =
+            one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
+        return Ok(match config.grace_period {
+            Some(grace) => shutdown::Supervisor {
+                events: one_loop,
+                main_child: Some(main_child()),
+            }
+            .with_grace_period(grace),
+            None => one_loop.until_main_exits(),
+        });
+    };
+    threads.forwarder.aim(target);
+    Ok(match (threads.reaper, config.grace_period) {
+        (Some((reaper, events)), Some(grace)) => {
+            let main_child = main_child();
             reaper.watch(Some(main_pid));
             shutdown::Supervisor {
                 events,
-                main_child: Some(shutdown::MainChild {
-                    pid: main_pid,
-                    pidfd: main_pidfd,
-                    process: main_process,
-                }),
+                main_child: Some(main_child),
             }
             .with_grace_period(grace)
         }
-        None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
+        _ => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
 }
 

@@ -10,6 +10,7 @@
 //! and dropped, so they neither end the pause nor pile up in the queue.
 
 use crate::event::Event;
+use crate::one_thread::OneLoop;
 use crate::reaper;
 use crate::shutdown::Supervisor;
 use crate::signals::{self, WaitSet};
@@ -17,15 +18,24 @@ use std::io;
 use std::time::Duration;
 
 /// Pauses until SIGTERM or SIGINT; returns the exit code. `Err` only when
-/// the reaper thread a grace period needs cannot start.
+/// sigwaitinfo fails (start-up checked that it works).
 pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<i32> {
     // Started now, while nothing depends on it: failing later, at the stop,
-    // would leave the descendants without their bounded shutdown.
+    // would leave the descendants without their bounded shutdown. Where no
+    // thread can start, this thread does the reaping then too.
     let shutdown = match grace_period {
         Some(grace) => {
             let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-            let reaper = reaper::start(warn_on_reap, events_tx.clone())?;
-            Some((grace, reaper, events_tx, events))
+            match reaper::start(warn_on_reap, events_tx.clone()) {
+                Ok(reaper) => Some((grace, Some((reaper, events_tx, events)))),
+                Err(err) => {
+                    log::warn!(
+                        "cannot start the reaper thread ({err}); running single-threaded: \
+                         one loop takes signals and reaps"
+                    );
+                    Some((grace, None))
+                }
+            }
         }
         None => None,
     };
@@ -35,7 +45,8 @@ pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<i32
     // SIGCHLD went to the process we replaced, or is pending.
     reap(warn_on_reap);
     loop {
-        let (sig, _) = waitset.wait();
+        // Start-up checked that the wait works; never spin on a failure.
+        let (sig, _) = waitset.wait()?;
         match sig {
             libc::SIGCHLD => reap(warn_on_reap),
             libc::SIGTERM | libc::SIGINT => {
@@ -45,16 +56,27 @@ pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<i32
             other => log::debug!("Pause mode: ignoring {}", signals::name(other)),
         }
     }
-    if let Some((grace, reaper, events_tx, events)) = shutdown {
-        // The reaper thread takes over from here: blocking in waitpid(-1)
-        // now ends, with ECHILD, exactly when the last descendant is gone.
-        let _ = events_tx.send(Event::StopRequested);
-        reaper.watch(None);
-        Supervisor {
-            events,
-            main_child: None,
+    match shutdown {
+        Some((grace, Some((reaper, events_tx, events)))) => {
+            // The reaper thread takes over from here: blocking in
+            // waitpid(-1) now ends, with ECHILD, exactly when the last
+            // descendant is gone.
+            let _ = events_tx.send(Event::StopRequested);
+            reaper.watch(None);
+            Supervisor {
+                events,
+                main_child: None,
+            }
+            .with_grace_period(grace);
         }
-        .with_grace_period(grace);
+        Some((grace, None)) => {
+            Supervisor {
+                events: OneLoop::new(None, None, warn_on_reap).with_stop_requested(),
+                main_child: None,
+            }
+            .with_grace_period(grace);
+        }
+        None => {}
     }
     Ok(0)
 }

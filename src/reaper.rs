@@ -10,6 +10,7 @@
 use crate::event::Event;
 use std::io;
 use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
 
 /// Reaps in the calling thread until the main child has exited, then reaps
 /// what has already exited too (tini does the same) and returns the main
@@ -46,9 +47,17 @@ pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
 /// The reaper thread, waiting to learn the main child's pid.
 pub struct Reaper {
     main_pid: Sender<Option<libc::pid_t>>,
+    thread: JoinHandle<()>,
 }
 
 impl Reaper {
+    /// Ends the thread before it has reaped anything, and waits until it
+    /// is gone.
+    pub fn stop(self) {
+        drop(self.main_pid);
+        let _ = self.thread.join();
+    }
+
     /// Starts reaping, with `pid` as the main child (`None` in pause mode).
     /// Call it once the main child exists, so that "no child" means "all
     /// gone".
@@ -66,7 +75,7 @@ impl Reaper {
 /// has stopped.
 pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
     let (pid_tx, pid_rx) = channel::<Option<libc::pid_t>>();
-    crate::threads::start("reaper", move || {
+    let thread = crate::threads::start("reaper", move || {
         let Ok(main_pid) = pid_rx.recv() else {
             return;
         };
@@ -84,7 +93,10 @@ pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
         };
         let _ = events.send(last);
     })?;
-    Ok(Reaper { main_pid: pid_tx })
+    Ok(Reaper {
+        main_pid: pid_tx,
+        thread,
+    })
 }
 
 /// The reaping loop. Calls `on_main_exit` with the main child's raw status
@@ -101,8 +113,7 @@ fn reap(
     loop {
         match wait_any(0) {
             Ok(Some((pid, status))) if main_pid == Some(pid) => {
-                log::trace!("waitpid: pid {pid}, raw status {status:#x}");
-                log::info!("Main child exited with status {}", exit_code(status));
+                report_main(pid, status);
                 main_pid = None;
                 if on_main_exit(status) {
                     return None;
@@ -115,8 +126,14 @@ fn reap(
     }
 }
 
+/// Logs the main child's exit.
+pub fn report_main(pid: libc::pid_t, status: i32) {
+    log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    log::info!("Main child exited with status {}", exit_code(status));
+}
+
 /// Logs a reaped process that is not the main child.
-fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
+pub fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
     if warn_on_reap {
         log::warn!("Reaped zombie process with pid={pid}");
@@ -130,7 +147,7 @@ fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
 /// with an exit signal other than SIGCHLD. Raw libc: nix's `waitpid` turns
 /// the status of a process killed by a real-time signal into an error, after
 /// the process has already been reaped, so the status would be lost.
-fn wait_any(flags: i32) -> io::Result<Option<(libc::pid_t, i32)>> {
+pub fn wait_any(flags: i32) -> io::Result<Option<(libc::pid_t, i32)>> {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes the status into our local.

@@ -10,12 +10,12 @@
 //! child included, gets SIGKILL. The reaper keeps reaping throughout, and
 //! tini-rs returns only when it reports that no child is left.
 
-use crate::event::Event;
+use crate::event::{Event, Events};
 use crate::procfs::{self, Process};
 use crate::sys::{self, PidFd};
 use nix::sys::signal::Signal;
 use std::collections::HashSet;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 /// How often a subreaper looks for descendants it has not signalled yet.
@@ -24,9 +24,10 @@ const RESCAN_INTERVAL: Duration = Duration::from_millis(100);
 const KILL_RESCAN_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The main thread's side of a run with a grace period: it waits for the
-/// reaper's and the forwarder's events and keeps the clock.
-pub struct Supervisor {
-    pub events: Receiver<Event>,
+/// reaper's and the forwarder's events (or the single loop's, see
+/// `one_thread`) and keeps the clock.
+pub struct Supervisor<E: Events> {
+    pub events: E,
     /// `None` in pause mode (`-P`): every descendant is stopped as soon as
     /// the stop is requested.
     pub main_child: Option<MainChild>,
@@ -53,23 +54,18 @@ impl MainChild {
     }
 }
 
-impl Supervisor {
+impl<E: Events> Supervisor<E> {
     /// Blocks until every descendant is gone and returns the main child's
     /// raw wait status; `None` if it was lost (see [`Event::ReaperFailed`]).
-    pub fn with_grace_period(self, grace: Duration) -> Option<i32> {
+    pub fn with_grace_period(mut self, grace: Duration) -> Option<i32> {
         let mut shutdown: Option<Shutdown> = None;
         let mut main_status = None;
         // Until then the other descendants are left alone.
         let mut main_gone = self.main_child.is_none();
         loop {
-            let event = match &shutdown {
-                // Nothing is happening: block, zero wake-ups.
-                None => self
-                    .events
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-                Some(s) => self.events.recv_timeout(s.next_wake(main_gone)),
-            };
+            // Nothing is happening before a shutdown: block, zero wake-ups.
+            let timeout = shutdown.as_ref().map(|s| s.next_wake(main_gone));
+            let event = self.events.next(timeout);
             match event {
                 Ok(Event::StopRequested) => {
                     if shutdown.is_none() {

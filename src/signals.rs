@@ -90,28 +90,33 @@ impl WaitSet {
     }
 
     /// Blocks until one of the signals is pending and takes it: its number
-    /// and the sender's details. Zero wake-ups until then.
-    pub fn wait(&self) -> (i32, libc::siginfo_t) {
+    /// and the sender's details. Zero wake-ups until then. An error only
+    /// where the wait itself is refused (see [`check_waiting_works`]).
+    pub fn wait(&self) -> std::io::Result<(i32, libc::siginfo_t)> {
         loop {
-            if let Some(taken) = self.take(None) {
-                return taken;
+            if let Some(taken) = self.take(None)? {
+                return Ok(taken);
             }
         }
     }
 
     /// Like [`WaitSet::wait`], but gives up at `deadline` (`None` then).
-    pub fn wait_until(&self, deadline: Instant) -> Option<(i32, libc::siginfo_t)> {
+    pub fn wait_until(&self, deadline: Instant) -> std::io::Result<Option<(i32, libc::siginfo_t)>> {
         loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            if let Some(taken) = self.take(Some(left)) {
-                return Some(taken);
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(None);
+            };
+            if let Some(taken) = self.take(Some(left))? {
+                return Ok(Some(taken));
             }
         }
     }
 
-    /// One sigwaitinfo (or, with a timeout, sigtimedwait). `None` on a
-    /// timeout or EINTR (a stop and continue), the only errors possible.
-    fn take(&self, timeout: Option<Duration>) -> Option<(i32, libc::siginfo_t)> {
+    /// One sigwaitinfo (or, with a timeout, sigtimedwait). `Ok(None)` on a
+    /// timeout or EINTR (a stop and continue); any other error (a seccomp
+    /// profile's EPERM, ENOSYS) is returned, never retried: retrying would
+    /// spin.
+    fn take(&self, timeout: Option<Duration>) -> std::io::Result<Option<(i32, libc::siginfo_t)>> {
         let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: a valid set, a valid timespec if any, and room for the
         // siginfo the kernel writes. The signals are blocked in every
@@ -130,9 +135,26 @@ impl WaitSet {
                 }
             }
         };
-        // SAFETY: filled in by the successful call.
-        (sig > 0).then(|| (sig, unsafe { info.assume_init() }))
+        if sig > 0 {
+            // SAFETY: filled in by the successful call.
+            return Ok(Some((sig, unsafe { info.assume_init() })));
+        }
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
+            _ => Err(err),
+        }
     }
+}
+
+/// Checks, before anything depends on it, that the kernel lets tini-rs
+/// wait for signals (`rt_sigtimedwait`, which sigwaitinfo and sigtimedwait
+/// both are): a seccomp profile may refuse it. Waits on the empty set for
+/// no time, so it takes nothing off the queue. Nothing else can tell
+/// tini-rs that a signal or a child's exit is waiting without waking up
+/// again and again, so a refusal ends tini-rs before the child starts.
+pub fn check_waiting_works() -> std::io::Result<()> {
+    WaitSet::of([]).take(Some(Duration::ZERO)).map(|_| ())
 }
 
 /// Parses `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`, `RTMAX-1` (case-insensitive
