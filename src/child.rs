@@ -14,10 +14,18 @@
 //!   it again itself.
 //! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
 //!   own pid in `LISTEN_PID`, known only once it exists.
+//!
+//! tini-rs moves to `/` before the spawn, not after, and hands the child
+//! the directory it was started in through a descriptor (a file action
+//! `fchdir`, or `fchdir` before exec on the fork path). Moving after the
+//! spawn left a window in which the running child could still see its
+//! parent in the old directory (a program reading `/proc/$PPID/cwd` at
+//! once, as dumb-init's own test does).
 
 use crate::signals::InheritedState;
 use std::ffi::{CString, OsString};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -67,14 +75,16 @@ pub fn spawn(
             exit_code: 1,
         })?;
     let sockets_for_the_child = sockets_are_passed_to_us();
+    let home = leave_working_directory();
+    let home = home.as_ref();
     if inherited.sigchld_ignored() || sockets_for_the_child {
-        return spawn_forked(name, args, inherited, sockets_for_the_child)
-            .map_err(|e| exec_error(&shown, e));
+        return spawn_forked(name, args, inherited, sockets_for_the_child, home)
+            .map_err(|e| exec_error(&shown, e, home));
     }
 
-    let attr = Attributes::new(inherited).map_err(|e| exec_error(&shown, e))?;
+    let attr = Attributes::new(inherited).map_err(|e| exec_error(&shown, e, home))?;
     let mut take_terminal = stdin_is_our_terminal();
-    let spawned = match posix_spawnp(&args, &attr, take_terminal) {
+    let spawned = match posix_spawnp(&args, &attr, take_terminal, home) {
         // Only the terminal step can fail with these (execve never does);
         // like tini, go on without the terminal. Nothing was started.
         Err(err) if take_terminal && is_no_terminal(&err) => {
@@ -82,7 +92,7 @@ pub fn spawn(
             log::debug!(
                 "Cannot make the main child the terminal's foreground group ({err}); going on without"
             );
-            posix_spawnp(&args, &attr, false)
+            posix_spawnp(&args, &attr, false, home)
         }
         other => other,
     };
@@ -90,25 +100,48 @@ pub fn spawn(
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.
         Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
-            let Some(file) = resolve_in_path(name) else {
-                return Err(exec_error(&shown, err));
+            let Some(file) = resolve_in_path(name, home) else {
+                return Err(exec_error(&shown, err, home));
             };
             let mut sh_args = vec![CString::from(c"/bin/sh"), path_cstring(&file)?];
             sh_args.extend_from_slice(&args[1..]);
-            posix_spawnp(&sh_args, &attr, take_terminal).map_err(|e| exec_error(&shown, e))
+            posix_spawnp(&sh_args, &attr, take_terminal, home)
+                .map_err(|e| exec_error(&shown, e, home))
         }
-        other => other.map_err(|e| exec_error(&shown, e)),
+        other => other.map_err(|e| exec_error(&shown, e, home)),
     }
 }
 
+/// The directory tini-rs was started in, held open (`O_PATH`: search
+/// permission is enough, as for a working directory), after tini-rs itself
+/// has moved to `/`. `None` when it cannot be opened (then tini-rs stays
+/// where it is, the child starts there too, and tini-rs moves after the
+/// spawn, as before).
+fn leave_working_directory() -> Option<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let home = match nix::fcntl::open(".", flags, nix::sys::stat::Mode::empty()) {
+        Ok(fd) => fd,
+        Err(err) => {
+            log::debug!("Cannot open the working directory ({err}); moving to / after the spawn");
+            return None;
+        }
+    };
+    if let Err(err) = nix::unistd::chdir("/") {
+        log::debug!("Cannot change directory to / before the spawn: {err}");
+    }
+    Some(home)
+}
+
 /// One posix_spawnp(3) of `args` (a program found in PATH, then its
-/// arguments) with tini-rs's environment.
+/// arguments) with tini-rs's environment, in the directory `home`.
 fn posix_spawnp(
     args: &[CString],
     attr: &Attributes,
     take_terminal: bool,
+    home: Option<&OwnedFd>,
 ) -> io::Result<libc::pid_t> {
-    let actions = FileActions::new(take_terminal)?;
+    let actions = FileActions::new(take_terminal, home)?;
     let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
     argv.push(std::ptr::null_mut());
     let mut pid = 0;
@@ -140,8 +173,10 @@ fn is_no_terminal(err: &io::Error) -> bool {
 
 /// The file posix_spawnp ran for `name`: `name` itself when it has a `/`,
 /// else the first executable regular file named `name` in PATH (glibc's
-/// default path when PATH is unset), as the search found it.
-fn resolve_in_path(name: &OsString) -> Option<PathBuf> {
+/// default path when PATH is unset), as the search found it. A relative
+/// path is looked at from the child's directory `home` (tini-rs itself is
+/// in `/` by now) and returned as it is, for the child to resolve.
+fn resolve_in_path(name: &OsString, home: Option<&OwnedFd>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if name.as_bytes().contains(&b'/') {
         return Some(PathBuf::from(name));
@@ -157,9 +192,20 @@ fn resolve_in_path(name: &OsString) -> Option<PathBuf> {
             }
         })
         .find(|file| {
-            std::fs::metadata(file)
+            std::fs::metadata(seen_from_child(file, home))
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// `file` as the child sees it: a relative path is taken from its
+/// directory `home` (through /proc, since tini-rs itself is in `/`).
+fn seen_from_child(file: &std::path::Path, home: Option<&OwnedFd>) -> PathBuf {
+    match home {
+        Some(dir) if file.is_relative() => {
+            PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(file)
+        }
+        _ => file.to_path_buf(),
+    }
 }
 
 fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
@@ -195,18 +241,24 @@ fn spawn_forked(
     args: Vec<CString>,
     inherited: &'static InheritedState,
     with_own_listen_pid: bool,
+    home: Option<&OwnedFd>,
 ) -> io::Result<libc::pid_t> {
     let take_terminal = stdin_is_our_terminal();
+    // The descriptor stays open (and ours) until the spawn has returned.
+    let home = home.map(|dir| dir.as_raw_fd());
     let mut exec = PreparedExec::new(args, with_own_listen_pid);
     // std only forks here; the closure execs with `exec`'s argv.
     let mut command = std::process::Command::new(name);
     command.process_group(0);
     // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (tcsetpgrp, getpid, rt_sigaction,
-    // pthread_sigmask, execvpe); it allocates nothing. Descriptor 0 stays
-    // open for the borrow's whole (short) life.
+    // async-signal-safe functions (fchdir, tcsetpgrp, getpid, rt_sigaction,
+    // pthread_sigmask, execvpe); it allocates nothing. Descriptors 0 and
+    // `home` stay open for the borrows' whole (short) life.
     unsafe {
         command.pre_exec(move || {
+            if let Some(dir) = home {
+                nix::unistd::fchdir(std::os::fd::BorrowedFd::borrow_raw(dir))?;
+            }
             // tini-rs ignores SIGTTOU, and so does the child until the
             // restore below: tcsetpgrp from a background group is allowed.
             let stdin = std::os::fd::BorrowedFd::borrow_raw(libc::STDIN_FILENO);
@@ -358,16 +410,24 @@ impl Drop for Attributes {
     }
 }
 
-/// posix_spawn file actions: at most one, taking the terminal.
+/// posix_spawn file actions: back to the directory tini-rs was started
+/// in, and taking the terminal.
 struct FileActions(libc::posix_spawn_file_actions_t);
 
 impl FileActions {
-    fn new(take_terminal: bool) -> io::Result<Self> {
-        // SAFETY: init before any other use; destroyed once on drop.
+    fn new(take_terminal: bool, home: Option<&OwnedFd>) -> io::Result<Self> {
+        // SAFETY: init before any other use; destroyed once on drop. `home`
+        // is open until the spawn that uses these actions has returned.
         unsafe {
             let mut actions = std::mem::zeroed();
             check_returned_errno(libc::posix_spawn_file_actions_init(&mut actions))?;
             let mut this = FileActions(actions);
+            if let Some(dir) = home {
+                check_returned_errno(libc::posix_spawn_file_actions_addfchdir_np(
+                    &mut this.0,
+                    dir.as_raw_fd(),
+                ))?;
+            }
             if take_terminal {
                 check_returned_errno(posix_spawn_file_actions_addtcsetpgrp_np(
                     &mut this.0,
@@ -409,14 +469,14 @@ fn check_returned_errno(rc: libc::c_int) -> io::Result<()> {
 /// tini's exit codes for a failed exec: 127 not found, 126 found but not
 /// executable (or a directory), 1 anything else; the message names the
 /// real cause.
-fn exec_error(name: &str, err: io::Error) -> SpawnError {
+fn exec_error(name: &str, err: io::Error, home: Option<&OwnedFd>) -> SpawnError {
     let exit_code = match err.raw_os_error() {
         Some(libc::ENOENT) => 127,
         Some(libc::EACCES) => 126,
         _ => 1,
     };
     // execve says EACCES for a directory; name the real problem.
-    let reason = if exit_code == 126 && std::path::Path::new(name).is_dir() {
+    let reason = if exit_code == 126 && seen_from_child(std::path::Path::new(name), home).is_dir() {
         "it is a directory".to_string()
     } else {
         err.to_string()
