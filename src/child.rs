@@ -14,12 +14,23 @@
 //!   it again itself.
 //! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
 //!   own pid in `LISTEN_PID`, known only once it exists.
+//!
+//! tini-rs moves to `/` before the spawn, not after, and hands the child
+//! the directory it was started in through a descriptor (a file action
+//! `fchdir`, or `fchdir` before exec on the fork path). Moving after the
+//! spawn left a window in which the running child could still see its
+//! parent in the old directory (a program reading `/proc/$PPID/cwd` at
+//! once, as dumb-init's own test does).
 
 use crate::signals::InheritedState;
 use crate::status::ExitCode;
-use crate::sys::spawn::{self, Attributes, posix_spawnp};
+use crate::sys::{
+    self,
+    spawn::{self, Attributes, posix_spawnp},
+};
 use std::ffi::{CString, OsString};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -58,15 +69,17 @@ pub fn spawn(
             exit_code: ExitCode::FAILURE,
         })?;
     let sockets_for_the_child = sockets_are_passed_to_us();
+    let home = leave_working_directory();
+    let home = home.as_ref();
     if inherited.sigchld_ignored() || sockets_for_the_child {
-        return spawn_forked(args, inherited, sockets_for_the_child)
-            .map_err(|e| exec_error(&shown, e));
+        return spawn_forked(args, inherited, sockets_for_the_child, home)
+            .map_err(|e| exec_error(&shown, e, home));
     }
 
     let attr = Attributes::new(inherited.mask(), inherited.default_in_child())
-        .map_err(|e| exec_error(&shown, e))?;
+        .map_err(|e| exec_error(&shown, e, home))?;
     let mut take_terminal = spawn::stdin_is_our_terminal();
-    let spawned = match posix_spawnp(&args, &attr, take_terminal) {
+    let spawned = match posix_spawnp(&args, &attr, take_terminal, home) {
         // Only the terminal step can fail with these (execve never does);
         // like tini, go on without the terminal. Nothing was started.
         Err(err) if take_terminal && spawn::is_no_terminal(&err) => {
@@ -74,7 +87,7 @@ pub fn spawn(
             log::debug!(
                 "Cannot make the main child the terminal's foreground group ({err}); going on without"
             );
-            posix_spawnp(&args, &attr, false)
+            posix_spawnp(&args, &attr, false, home)
         }
         other => other,
     };
@@ -82,21 +95,43 @@ pub fn spawn(
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.
         Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
-            let Some(file) = resolve_in_path(name) else {
-                return Err(exec_error(&shown, err));
+            let Some(file) = resolve_in_path(name, home) else {
+                return Err(exec_error(&shown, err, home));
             };
             let mut sh_args = vec![CString::from(c"/bin/sh"), path_cstring(&file)?];
             sh_args.extend_from_slice(&args[1..]);
-            posix_spawnp(&sh_args, &attr, take_terminal).map_err(|e| exec_error(&shown, e))
+            posix_spawnp(&sh_args, &attr, take_terminal, home)
+                .map_err(|e| exec_error(&shown, e, home))
         }
-        other => other.map_err(|e| exec_error(&shown, e)),
+        other => other.map_err(|e| exec_error(&shown, e, home)),
     }
+}
+
+/// The directory tini-rs was started in, held open (`O_PATH`: search
+/// permission is enough, as for a working directory), after tini-rs itself
+/// has moved to `/`. `None` when it cannot be opened (then tini-rs stays
+/// where it is, the child starts there too, and tini-rs moves after the
+/// spawn, as before).
+fn leave_working_directory() -> Option<OwnedFd> {
+    let home = match sys::open_working_directory() {
+        Ok(fd) => fd,
+        Err(err) => {
+            log::debug!("Cannot open the working directory ({err}); moving to / after the spawn");
+            return None;
+        }
+    };
+    if let Err(err) = sys::change_to_root_directory() {
+        log::debug!("Cannot change directory to / before the spawn: {err}");
+    }
+    Some(home)
 }
 
 /// The file posix_spawnp ran for `name`: `name` itself when it has a `/`,
 /// else the first executable regular file named `name` in PATH (glibc's
-/// default path when PATH is unset), as the search found it.
-fn resolve_in_path(name: &OsString) -> Option<PathBuf> {
+/// default path when PATH is unset), as the search found it. A relative
+/// path is looked at from the child's directory `home` (tini-rs itself is
+/// in `/` by now) and returned as it is, for the child to resolve.
+fn resolve_in_path(name: &OsString, home: Option<&OwnedFd>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if name.as_bytes().contains(&b'/') {
         return Some(PathBuf::from(name));
@@ -112,9 +147,20 @@ fn resolve_in_path(name: &OsString) -> Option<PathBuf> {
             }
         })
         .find(|file| {
-            std::fs::metadata(file)
+            std::fs::metadata(seen_from_child(file, home))
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// `file` as the child sees it: a relative path is taken from its
+/// directory `home` (through /proc, since tini-rs itself is in `/`).
+fn seen_from_child(file: &std::path::Path, home: Option<&OwnedFd>) -> PathBuf {
+    match home {
+        Some(dir) if file.is_relative() => {
+            PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())).join(file)
+        }
+        _ => file.to_path_buf(),
+    }
 }
 
 fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
@@ -142,15 +188,23 @@ fn sockets_are_passed_to_us() -> bool {
 }
 
 /// The fork-and-exec way, for the starts posix_spawn cannot do (see the
-/// module's comment): the child takes the terminal and puts back the
-/// signal state itself before exec.
+/// module's comment): the child moves to `home`, takes the terminal and
+/// puts back the signal state itself before exec.
 fn spawn_forked(
     args: Vec<CString>,
     inherited: &'static InheritedState,
     with_own_listen_pid: bool,
+    home: Option<&OwnedFd>,
 ) -> io::Result<libc::pid_t> {
     let take_terminal = spawn::stdin_is_our_terminal();
+    // The descriptor stays open (and ours) until the spawn has returned.
+    let home = home.map(|dir| dir.as_raw_fd());
     let before_exec = move || {
+        if let Some(dir) = home {
+            // SAFETY: `home` is open in the parent until the spawn has
+            // returned, so the forked child has its copy.
+            unsafe { spawn::change_directory_in_forked_child(dir)? };
+        }
         if take_terminal && let Err(err) = spawn::take_terminal_in_forked_child() {
             // Like tini: without the terminal is fine; anything else is not.
             if !spawn::is_no_terminal(&err) {
@@ -160,22 +214,25 @@ fn spawn_forked(
         inherited.restore_in_forked_child()
     };
     // SAFETY: `before_exec` calls only async-signal-safe functions
-    // (tcsetpgrp, getpid, rt_sigaction, pthread_sigmask) and allocates
-    // nothing; `inherited` is 'static and read-only.
+    // (fchdir, tcsetpgrp, getpid, rt_sigaction, pthread_sigmask) and
+    // allocates nothing; `inherited` is 'static and read-only, and `home`
+    // stays open until the spawn has returned.
     unsafe { spawn::fork_and_exec(args, with_own_listen_pid, before_exec) }
 }
 
 /// tini's exit codes for a failed exec: 127 not found, 126 found but not
 /// executable (or a directory), 1 anything else; the message names the
 /// real cause.
-fn exec_error(name: &str, err: io::Error) -> SpawnError {
+fn exec_error(name: &str, err: io::Error, home: Option<&OwnedFd>) -> SpawnError {
     let exit_code = match err.raw_os_error() {
         Some(libc::ENOENT) => ExitCode::NOT_FOUND,
         Some(libc::EACCES) => ExitCode::NOT_EXECUTABLE,
         _ => ExitCode::FAILURE,
     };
     // execve says EACCES for a directory; name the real problem.
-    let reason = if exit_code == ExitCode::NOT_EXECUTABLE && std::path::Path::new(name).is_dir() {
+    let reason = if exit_code == ExitCode::NOT_EXECUTABLE
+        && seen_from_child(std::path::Path::new(name), home).is_dir()
+    {
         "it is a directory".to_string()
     } else {
         err.to_string()

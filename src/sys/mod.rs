@@ -209,6 +209,14 @@ pub unsafe fn close_descriptors_from(first: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// The working directory, held open (`O_PATH`: search permission is
+/// enough, as for a working directory; close-on-exec).
+pub fn open_working_directory() -> io::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::open(".", flags, nix::sys::stat::Mode::empty())?)
+}
+
 /// `chdir("/")`: so that tini-rs's working directory pins no mount.
 pub fn change_to_root_directory() -> io::Result<()> {
     nix::unistd::chdir("/")?;

@@ -5,6 +5,7 @@
 use super::signal::SignalSet;
 use std::ffi::{CString, OsStr};
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 
@@ -19,13 +20,15 @@ unsafe extern "C" {
 }
 
 /// One posix_spawnp(3) of `args` (a program found in PATH, then its
-/// arguments) with tini-rs's environment.
+/// arguments) with tini-rs's environment, in the directory `home` (else
+/// tini-rs's own).
 pub fn posix_spawnp(
     args: &[CString],
     attr: &Attributes,
     take_terminal: bool,
+    home: Option<&OwnedFd>,
 ) -> io::Result<libc::pid_t> {
-    let actions = FileActions::new(take_terminal)?;
+    let actions = FileActions::new(take_terminal, home)?;
     let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
     argv.push(std::ptr::null_mut());
     let mut pid = 0;
@@ -84,6 +87,19 @@ pub unsafe fn fork_and_exec(
         });
     }
     Ok(command.spawn()?.id() as libc::pid_t)
+}
+
+/// In the forked child: `fchdir(dir)`. Async-signal-safe.
+///
+/// # Safety
+/// `dir` must be an open descriptor for the whole call (the forked child
+/// has a copy of every descriptor its parent held open at the fork).
+pub unsafe fn change_directory_in_forked_child(dir: RawFd) -> io::Result<()> {
+    // SAFETY: `dir` is open for the borrow's whole (short) life: this
+    // function's contract.
+    let dir = unsafe { std::os::fd::BorrowedFd::borrow_raw(dir) };
+    nix::unistd::fchdir(dir)?;
+    Ok(())
 }
 
 /// In the forked child: makes the child's own process group the foreground
@@ -229,16 +245,24 @@ impl Drop for Attributes {
     }
 }
 
-/// posix_spawn file actions: at most one, taking the terminal.
+/// posix_spawn file actions: back to the directory tini-rs was started
+/// in, and taking the terminal.
 struct FileActions(libc::posix_spawn_file_actions_t);
 
 impl FileActions {
-    fn new(take_terminal: bool) -> io::Result<Self> {
-        // SAFETY: init before any other use; destroyed once on drop.
+    fn new(take_terminal: bool, home: Option<&OwnedFd>) -> io::Result<Self> {
+        // SAFETY: init before any other use; destroyed once on drop. `home`
+        // is open until the spawn that uses these actions has returned.
         unsafe {
             let mut actions = std::mem::zeroed();
             super::check_returned_errno(libc::posix_spawn_file_actions_init(&mut actions))?;
             let mut this = FileActions(actions);
+            if let Some(dir) = home {
+                super::check_returned_errno(libc::posix_spawn_file_actions_addfchdir_np(
+                    &mut this.0,
+                    dir.as_raw_fd(),
+                ))?;
+            }
             if take_terminal {
                 super::check_returned_errno(posix_spawn_file_actions_addtcsetpgrp_np(
                     &mut this.0,
