@@ -11,6 +11,7 @@
 
 use crate::event::Event;
 use crate::signals::{self, RewriteTable, WaitSet};
+use crate::sys::signal::Taken;
 use crate::sys::{self, PidFd};
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,17 +49,17 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
+    /// From now on, signals go to `target`.
+    pub fn aim(self, target: Target) {
+        // Only fails if the thread is gone, which it never is by itself.
+        let _ = self.target.send(target);
+    }
+
     /// Ends the thread before it has forwarded anything, and waits until
     /// it is gone.
     pub fn stop(self) {
         drop(self.target);
         let _ = self.thread.join();
-    }
-
-    /// From now on, signals go to `target`.
-    pub fn aim(self, target: Target) {
-        // Only fails if the thread is gone, which it never is by itself.
-        let _ = self.target.send(target);
     }
 }
 
@@ -67,11 +68,8 @@ impl Forwarder {
 /// nobody sent it. The kernel marks it as sent by us (SI_USER, our pid); a
 /// SIGPIPE someone else sends, or that tini-rs re-raises for `-p` (with
 /// sigqueue: SI_QUEUE), is forwarded as usual.
-fn caused_by_ourselves(sig: i32, info: &libc::siginfo_t) -> bool {
-    // SAFETY: si_pid is valid to read for SI_USER.
-    sig == libc::SIGPIPE
-        && info.si_code == libc::SI_USER
-        && unsafe { info.si_pid() } == std::process::id() as libc::pid_t
+fn caused_by_ourselves(taken: &Taken) -> bool {
+    taken.sig == libc::SIGPIPE && taken.killed_by == Some(sys::own_pid())
 }
 
 /// Starts the forwarder thread; it forwards once [`Forwarder::aim`] says
@@ -100,7 +98,7 @@ pub fn start(
                 Some(until) => waitset.wait_until(until),
             };
             match taken {
-                Ok(Some((sig, info))) => forwarding.on_signal(sig, &info, || {
+                Ok(Some(taken)) => forwarding.on_signal(&taken, || {
                     if let Some(tx) = &stop_requests {
                         let _ = tx.send(Event::StopRequested);
                     }
@@ -108,8 +106,8 @@ pub fn start(
                 // The delay is over: passed on at the top of the loop.
                 Ok(None) => {}
                 Err(err) => {
-                    // Never a loop that spins on a failing wait. start-up
-                    // checked the call works, so this cannot happen.
+                    // Never a loop that spins on a failing wait. Start-up
+                    // checked that the wait works, so this cannot happen.
                     log::error!("sigwaitinfo failed: {err}; no more signals are passed on");
                     return;
                 }
@@ -124,11 +122,11 @@ pub fn start(
 
 /// What happens to each signal taken off the queue: rewritten, held
 /// (`--stop-delay`) or passed on to the target. The forwarder thread runs
-/// one; without threads, the single loop does (see `one_thread`).
+/// one; without threads the single loop does (see `one_thread`).
 pub struct Forwarding {
     target: Target,
     rewrite: RewriteTable,
-    /// The stop delay not yet used (only the first stop is held).
+    /// The stop delay, until it is used (only the first stop is held).
     delay: Option<Duration>,
     held: Option<HeldStop>,
 }
@@ -143,12 +141,13 @@ impl Forwarding {
         }
     }
 
-    /// When a held stop signal is due (the waiting must end by then).
+    /// When a held stop signal is due: the wait for the next signal must
+    /// end by then.
     pub fn held_until(&self) -> Option<Instant> {
         self.held.as_ref().map(|h| h.until)
     }
 
-    /// Passes on the held stop signal once its delay is over.
+    /// Passes the held stop signal on once its delay is over.
     pub fn pass_on_held_stop_if_due(&mut self) {
         if self
             .held
@@ -164,10 +163,11 @@ impl Forwarding {
     /// One signal taken off the queue. `stop_requested` is called for a
     /// SIGTERM or SIGINT that the rewrite table does not drop, before it is
     /// passed on or held.
-    pub fn on_signal(&mut self, sig: i32, info: &libc::siginfo_t, stop_requested: impl FnOnce()) {
-        if caused_by_ourselves(sig, info) {
+    pub fn on_signal(&mut self, taken: &Taken, stop_requested: impl FnOnce()) {
+        if caused_by_ourselves(taken) {
             return;
         }
+        let sig = taken.sig;
         let is_stop =
             (sig == libc::SIGTERM || sig == libc::SIGINT) && self.rewrite.map(sig).is_some();
         if is_stop {
@@ -225,12 +225,12 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     }
     let result = match target {
         Target::Process(pidfd) => pidfd.send_signal(out),
-        Target::ProcessByPid(pid) => sys::kill(*pid, out),
-        Target::Group(pgid) => sys::kill(-*pgid, out),
+        Target::ProcessByPid(pid) => sys::kill_process(*pid, out),
+        Target::Group(pgid) => sys::kill_process_group(*pgid, out),
     };
     if let Err(err) = result {
         // ESRCH: the main child is already gone; nothing to pass it to.
-        if err.raw_os_error() == Some(libc::ESRCH) {
+        if sys::is_gone(&err) {
             log::debug!("Main child is gone; {} not passed on", signals::name(out));
         } else if err.raw_os_error() == Some(libc::EPERM) {
             // A main child that changed user (setuid) while tini-rs runs
@@ -241,7 +241,7 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
             } else {
                 log::warn!(
                     "Could not pass {} to the main child: {err} (it may run as another user); \
-                     further signals that fail the same way are logged at debug level",
+                     later signals that fail the same way are logged at debug level",
                     signals::name(out)
                 );
             }
@@ -278,7 +278,7 @@ mod tests {
                 let sig = libc::sigwaitinfo(&set, &mut info);
                 let code = if sig != libc::SIGPIPE {
                     3
-                } else if caused_by_ourselves(sig, &info) {
+                } else if caused_by_ourselves(&Taken::from_info(sig, &info)) {
                     1
                 } else {
                     0

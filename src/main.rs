@@ -21,12 +21,14 @@ mod procfs;
 mod reaper;
 mod shutdown;
 mod signals;
+mod status;
 mod sys;
 mod threads;
 
 use cli::{Action, Config};
-use event::Event;
+use shutdown::GracePeriod;
 use signals::InheritedState;
+use status::{ExitCode, WaitStatus};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -35,15 +37,11 @@ static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    std::process::exit(run())
+    std::process::exit(run().get().into())
 }
 
-fn run() -> i32 {
-    // One malloc arena for every thread: glibc would otherwise give the
-    // reaper and the forwarder arenas of their own on their first
-    // allocation, resident memory that a process this small never needs.
-    // SAFETY: mallopt only tunes the allocator; called before any thread.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+fn run() -> ExitCode {
+    sys::use_one_malloc_arena();
     // Before anything touches signals: what the child must get back.
     let inherited = INHERITED.get_or_init(InheritedState::capture);
     // Every thread keeps all signals blocked; the forwarder takes the
@@ -59,7 +57,7 @@ fn run() -> i32 {
         Err(cli::UsageError(message)) => {
             let message = logging::one_line(&message);
             let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
-            return 1;
+            return ExitCode::FAILURE;
         }
     };
     logging::init(config.verbosity);
@@ -68,20 +66,20 @@ fn run() -> i32 {
     }
     if let Err(err) = blocked.and_then(|_| signals::take_over_dispositions()) {
         log::error!("cannot set up signal handling: {err}");
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Err(err) = signals::check_waiting_works() {
         log::error!(
             "cannot wait for signals: rt_sigtimedwait refused ({err}); tini-rs needs it to \
              forward signals and reap without busy waiting"
         );
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Err(err) = set_up_reaping(config.subreaper) {
         log::error!(
             "cannot register as child subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed: {err}"
         );
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Some(sig) = config.parent_death_signal
         && let Err(err) = set_up_parent_death_signal(sig)
@@ -90,7 +88,7 @@ fn run() -> i32 {
             "cannot set the parent-death signal {}: {err}",
             signals::name(sig)
         );
-        return 1;
+        return ExitCode::FAILURE;
     }
     log::debug!(
         "Signals never forwarded: {}",
@@ -101,7 +99,7 @@ fn run() -> i32 {
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
             log::error!("cannot wait for signals: {err}");
-            1
+            ExitCode::FAILURE
         });
     }
     log::debug!("The main child gets {}", inherited.describe());
@@ -110,16 +108,16 @@ fn run() -> i32 {
         // Only the main child's own status can become 0 through -e; a lost
         // status or a program that could not start never does.
         Ok(Some(status)) => {
-            let code = reaper::exit_code(status);
-            if config.expected_codes[code as usize] {
+            let code = status.exit_code();
+            if config.expected_codes[usize::from(code.get())] {
                 log::debug!("Main child exited with expected code {code}; reporting 0");
-                return 0;
+                return ExitCode::SUCCESS;
             }
             code
         }
         Ok(None) => {
             log::error!("The main child's exit status was lost; reporting failure (exit 1)");
-            1
+            ExitCode::FAILURE
         }
         Err(code) => code,
     }
@@ -164,52 +162,50 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
 /// The helper threads of a run with a main child.
 struct Threads {
     forwarder: forward::Forwarder,
-    /// With a grace period: the reaper thread and the main thread's end of
-    /// the channel both threads send on.
-    reaper: Option<(reaper::Reaper, std::sync::mpsc::Receiver<Event>)>,
+    /// With a grace period: the reaper thread and the shutdown's channel.
+    grace_period: Option<GracePeriod>,
 }
 
 impl Threads {
-    /// Ends both threads (before they have done anything) and returns once
+    /// Without a grace period, tini's behaviour: the main thread is the
+    /// reaper. With one, the reaper starts first. Either every thread
+    /// needed runs or none does.
+    fn start(config: &Config) -> std::io::Result<Threads> {
+        let grace_period = config
+            .grace_period
+            .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
+            .transpose()?;
+        let forwarder = forward::start(
+            signals::WaitSet::forwardable(),
+            config.rewrite.clone(),
+            grace_period.as_ref().map(GracePeriod::stop_requests),
+            config.stop_delay,
+        );
+        match forwarder {
+            Ok(forwarder) => Ok(Threads {
+                forwarder,
+                grace_period,
+            }),
+            Err(err) => {
+                if let Some(grace_period) = grace_period {
+                    grace_period.abandon();
+                    threads::wait_until_single_threaded();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends every thread (before any has done anything) and returns once
     /// the kernel has let go of them, so the tasks they took from a pids
     /// limit are free again.
     fn stop(self) {
         self.forwarder.stop();
-        if let Some((reaper, _)) = self.reaper {
-            reaper.stop();
+        if let Some(grace_period) = self.grace_period {
+            grace_period.abandon();
         }
         threads::wait_until_single_threaded();
     }
-}
-
-/// Starts the forwarder and, with a grace period, the reaper. Either all
-/// that are needed run or none does.
-fn start_threads(config: &Config) -> std::io::Result<Threads> {
-    let waitset = signals::WaitSet::forwardable();
-    let rewrite = config.rewrite.clone();
-    if config.grace_period.is_none() {
-        // tini's behaviour: the main thread is the reaper.
-        let forwarder = forward::start(waitset, rewrite, None, config.stop_delay)?;
-        return Ok(Threads {
-            forwarder,
-            reaper: None,
-        });
-    }
-    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-    let reaper = reaper::start(config.warn_on_reap, events_tx.clone())?;
-    let forwarder = match forward::start(waitset, rewrite, Some(events_tx), config.stop_delay) {
-        Ok(forwarder) => forwarder,
-        Err(err) => {
-            // Gone before the child starts, so the task it holds is free.
-            reaper.stop();
-            threads::wait_until_single_threaded();
-            return Err(err);
-        }
-    };
-    Ok(Threads {
-        forwarder,
-        reaper: Some((reaper, events)),
-    })
 }
 
 /// Starts the helper threads, then the main child, and waits: returns its
@@ -217,14 +213,16 @@ fn start_threads(config: &Config) -> std::io::Result<Threads> {
 /// it could not run. Threads start first, since one that fails to start
 /// after the child exists would leave the child running on, orphaned. When
 /// none can start, tini-rs runs single-threaded (see `one_thread`).
-fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
+fn run_main_child(
+    config: &Config,
+    inherited: &'static InheritedState,
+) -> Result<Option<WaitStatus>, ExitCode> {
     // Why there is no thread, said once the child runs: a child that cannot
     // start either gets its one error line, nothing more.
-    let (threads, no_thread) = match start_threads(config) {
+    let (threads, no_thread) = match Threads::start(config) {
         Ok(threads) => (Some(threads), None),
         Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
     };
-
     let (threads, main_pid) = match child::spawn(&config.program, inherited) {
         Ok(pid) => {
             if let Some(why) = no_thread {
@@ -272,44 +270,23 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
         }
     };
     log::debug!("Forwarding signals to {}", target.describe());
-    // Without a pidfd the shutdown signals the main child by pid, after
-    // checking its start time, read here: nobody has reaped it yet, so its
-    // pid cannot have been reused.
-    let main_child = || shutdown::MainChild {
-        pid: main_pid,
-        process: main_pidfd
-            .is_none()
-            .then(|| procfs::read_process(main_pid))
-            .flatten(),
-        pidfd: main_pidfd,
-    };
 
     let Some(threads) = threads else {
         let forwarding =
             forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay);
-        let one_loop =
+        let events =
             one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
         return Ok(match config.grace_period {
-            Some(grace) => shutdown::Supervisor {
-                events: one_loop,
-                main_child: Some(main_child()),
+            Some(grace) => {
+                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
             }
-            .with_grace_period(grace),
-            None => one_loop.until_main_exits(),
+            None => events.until_main_exits(),
         });
     };
     threads.forwarder.aim(target);
-    Ok(match (threads.reaper, config.grace_period) {
-        (Some((reaper, events)), Some(grace)) => {
-            let main_child = main_child();
-            reaper.watch(Some(main_pid));
-            shutdown::Supervisor {
-                events,
-                main_child: Some(main_child),
-            }
-            .with_grace_period(grace)
-        }
-        _ => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
+    Ok(match threads.grace_period {
+        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
+        None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
 }
 
@@ -319,15 +296,18 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
 /// working directory pins its mount. So tini-rs closes every descriptor it
 /// inherited above stderr and moves to `/`; failing either only costs that.
 fn let_go_of_inherited_descriptors_and_directory() {
-    if let Err(err) = sys::close_descriptors_from(3) {
+    // SAFETY: called before tini-rs opens a descriptor of its own (the main
+    // child's pidfd comes after; the threads and channels hold none), so
+    // everything from 3 up was inherited.
+    if let Err(err) = unsafe { sys::close_descriptors_from(3) } {
         log::warn!("cannot close inherited descriptors: {err}");
     }
-    if let Err(err) = nix::unistd::chdir("/") {
+    if let Err(err) = sys::change_to_root_directory() {
         log::warn!("cannot change directory to /: {err}");
     }
 }
 
-fn print_stdout(text: &str) -> i32 {
+fn print_stdout(text: &str) -> ExitCode {
     let _ = std::io::stdout().write_all(text.as_bytes());
-    0
+    ExitCode::SUCCESS
 }

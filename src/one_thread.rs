@@ -15,8 +15,9 @@ use crate::event::{Event, Events};
 use crate::forward::Forwarding;
 use crate::reaper;
 use crate::signals::{self, WaitSet};
+use crate::status::WaitStatus;
+use crate::sys::wait::{is_no_child, wait_for_any_child};
 use std::collections::VecDeque;
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 /// The single loop's state.
@@ -66,16 +67,15 @@ impl OneLoop {
     /// Without a grace period (tini's behaviour): runs until the main child
     /// has exited, reaps what has exited by then too, and returns its raw
     /// wait status (`None` if waitpid failed first).
-    pub fn until_main_exits(mut self) -> Option<i32> {
+    pub fn until_main_exits(mut self) -> Option<WaitStatus> {
         loop {
             match self.next(None) {
-                Ok(Event::MainExited(status)) => {
+                Some(Event::MainExited(status)) => {
                     let _ = reaper::reap_exited(self.warn_on_reap);
                     return Some(status);
                 }
-                Ok(Event::StopRequested) => {}
-                Ok(Event::NoChildren | Event::ReaperFailed)
-                | Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout) => return None,
+                Some(Event::StopRequested) | None => {}
+                Some(Event::NoChildren | Event::ReaperFailed) => return None,
             }
         }
     }
@@ -83,7 +83,7 @@ impl OneLoop {
     /// Reaps every child that has exited by now, queueing the events.
     fn reap(&mut self) {
         loop {
-            match reaper::wait_any(libc::WNOHANG) {
+            match wait_for_any_child(false) {
                 Ok(Some((pid, status))) if self.main_pid == Some(pid) => {
                     reaper::report_main(pid, status);
                     self.main_pid = None;
@@ -92,7 +92,7 @@ impl OneLoop {
                 Ok(Some((pid, status))) => reaper::report_other(pid, status, self.warn_on_reap),
                 Ok(None) => return,
                 Err(err) => {
-                    let event = if err.raw_os_error() == Some(libc::ECHILD) {
+                    let event = if is_no_child(&err) {
                         Event::NoChildren
                     } else {
                         log::error!("waitpid failed: {err}; no more processes can be reaped");
@@ -108,7 +108,7 @@ impl OneLoop {
 }
 
 impl Events for OneLoop {
-    fn next(&mut self, timeout: Option<Duration>) -> Result<Event, RecvTimeoutError> {
+    fn next(&mut self, timeout: Option<Duration>) -> Option<Event> {
         let until = timeout.map(|t| Instant::now() + t);
         if !self.reaped_once {
             self.reaped_once = true;
@@ -116,10 +116,11 @@ impl Events for OneLoop {
         }
         loop {
             if let Some(event) = self.pending.pop_front() {
-                return Ok(event);
+                return Some(event);
             }
             if self.ended {
-                return Err(RecvTimeoutError::Disconnected);
+                // Its last event (no child left, or a failure) is out.
+                return Some(Event::ReaperFailed);
             }
             if let Some(forwarding) = &mut self.forwarding {
                 forwarding.pass_on_held_stop_if_due();
@@ -134,26 +135,27 @@ impl Events for OneLoop {
                 Some(wake) => self.waitset.wait_until(wake),
             };
             match taken {
-                Ok(Some((libc::SIGCHLD, _))) => self.reap(),
-                Ok(Some((sig, info))) => {
+                Ok(Some(taken)) if taken.sig == libc::SIGCHLD => self.reap(),
+                Ok(Some(taken)) => {
                     let pending = &mut self.pending;
                     let mut stop_requested = || pending.push_back(Event::StopRequested);
+                    let sig = taken.sig;
                     match &mut self.forwarding {
-                        Some(forwarding) => forwarding.on_signal(sig, &info, stop_requested),
+                        Some(forwarding) => forwarding.on_signal(&taken, stop_requested),
                         None if sig == libc::SIGTERM || sig == libc::SIGINT => stop_requested(),
                         None => log::debug!("Pause mode: ignoring {}", signals::name(sig)),
                     }
                 }
                 Ok(None) => {
                     if until.is_some_and(|u| Instant::now() >= u) {
-                        return Err(RecvTimeoutError::Timeout);
+                        return None;
                     }
                 }
                 Err(err) => {
-                    // Start-up checked the wait works; never spin on it.
+                    // Start-up checked that the wait works; never spin on it.
                     log::error!("sigwaitinfo failed: {err}; no more processes can be reaped");
                     self.ended = true;
-                    return Ok(Event::ReaperFailed);
+                    return Some(Event::ReaperFailed);
                 }
             }
         }
