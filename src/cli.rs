@@ -559,7 +559,9 @@ mod tests {
     fn usage_lists_help_in_both_spellings() {
         assert!(matches!(run(&["--help"], &[]), Ok(Action::PrintUsage)));
         assert!(
-            usage().lines().any(|l| l.trim_start().starts_with("-h, --help")),
+            usage()
+                .lines()
+                .any(|l| l.trim_start().starts_with("-h, --help")),
             "{}",
             usage()
         );
