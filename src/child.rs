@@ -107,7 +107,7 @@ pub fn spawn(
         // with the same error.)
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
             log::debug!("posix_spawn failed ({err}); spawning with fork and exec instead");
-            spawn_forked(args, inherited, false, home).map_err(|e| exec_error(&shown, e, home))
+            spawn_forked(args, inherited, false, home).map_err(|e| exec_error(name, e, home))
         }
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.

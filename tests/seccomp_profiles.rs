@@ -7,18 +7,15 @@
 //!
 //! The control is Debian's tini-static (single-threaded, fork, kill) under
 //! the same filter wherever tini behaves there, so each assertion is shown
-//! able to hold. The filter comes from tests/hardening/seccomp.rs.
+//! able to hold. The filter comes from tests/common/seccomp.rs.
 
 mod common;
-#[path = "hardening/seccomp.rs"]
-mod seccomp;
 
 use common::*;
 use std::ffi::OsString;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(20);
 /// tini (Debian's tini package), built static: the control.
 const TINI_STATIC: &str = "/usr/bin/tini-static";
 
