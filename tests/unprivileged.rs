@@ -10,51 +10,12 @@
 
 mod common;
 
+use common::reachable::{Reachable, set_mode};
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-const TINI_STATIC: &str = "/usr/bin/tini-static";
 const NOBODY: &str = "65534";
-
-/// A directory every user can read and run from, with copies of tini-rs
-/// and the control.
-struct Binaries {
-    dir: TempDir,
-}
-
-impl Binaries {
-    fn new(tag: &str) -> Binaries {
-        let dir = TempDir::new(tag);
-        set_mode(&dir.0, 0o755);
-        std::fs::copy(tini_rs(), dir.file("tini-rs")).expect("copy tini-rs");
-        if Path::new(TINI_STATIC).exists() {
-            std::fs::copy(TINI_STATIC, dir.file("tini-static")).expect("copy tini-static");
-        }
-        Binaries { dir }
-    }
-
-    /// tini-rs, and the control when it is installed (else a skip, which
-    /// fails under CI).
-    fn under_test(&self, test: &str) -> Vec<PathBuf> {
-        let control = self.dir.file("tini-static");
-        if control.exists() {
-            vec![self.dir.file("tini-rs"), control]
-        } else {
-            skip(
-                test,
-                "the control /usr/bin/tini-static is missing (tests/run.sh installs Debian's tini)",
-            );
-            vec![]
-        }
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
 
 /// `init args...` as PID 1 of a new PID namespace, as uid/gid 65534 with no
 /// supplementary groups and no capability at all, on a root file system
@@ -122,10 +83,10 @@ fn unprivileged_pid1_on_a_read_only_root_reaps_and_forwards() {
     if !require_root("unprivileged_pid1_on_a_read_only_root_reaps_and_forwards") {
         return;
     }
-    let binaries = Binaries::new("nobody");
+    let binaries = Reachable::new("nobody");
     let script = "touch /tmp/tini-rs-read-only-probe 2>/dev/null && exit 9; \
                   (sleep 0.2 &); exec sleep 1000";
-    for init in binaries.under_test("unprivileged_pid1_on_a_read_only_root_reaps_and_forwards") {
+    for init in binaries.with_control("unprivileged_pid1_on_a_read_only_root_reaps_and_forwards") {
         for extra in [&[][..], &["--grace-period", "2"][..]] {
             if !extra.is_empty() && !init.ends_with("tini-rs") {
                 continue;
@@ -159,12 +120,12 @@ fn a_signal_refused_with_eperm_is_warned_about_once() {
     if !require_root("a_signal_refused_with_eperm_is_warned_about_once") {
         return;
     }
-    let binaries = Binaries::new("eperm");
+    let binaries = Reachable::new("eperm");
     let setuid_setpriv = binaries.dir.file("setpriv");
     std::fs::copy("/usr/bin/setpriv", &setuid_setpriv).expect("copy setpriv");
     set_mode(&setuid_setpriv, 0o4755);
     let setpriv = setuid_setpriv.to_str().expect("a UTF-8 temp path");
-    let init = binaries.dir.file("tini-rs");
+    let init = binaries.tini_rs();
     let args = ["--", setpriv, "--reuid", "0", "--", "sleep", "1000"];
     let mut unshare = Running::start_captured(as_unprivileged_pid1(&init, &args));
     let pid1 = unprivileged_init(&unshare);
