@@ -12,6 +12,7 @@
 
 mod child;
 mod cli;
+mod death_report;
 mod event;
 mod forward;
 mod logging;
@@ -82,6 +83,8 @@ fn run() -> i32 {
         );
         return 1;
     }
+    // The OOM kill counter's first reading, before any child can die.
+    death_report::start();
     log::debug!(
         "Signals never forwarded: {}",
         signals::names(signals::never_forwarded())

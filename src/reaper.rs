@@ -7,6 +7,7 @@
 //! with a grace period it runs in its own thread while the main thread
 //! keeps the shutdown's clock.
 
+use crate::death_report;
 use crate::event::Event;
 use std::io;
 use std::sync::mpsc::{Sender, channel};
@@ -103,6 +104,9 @@ fn reap(
             Ok(Some((pid, status))) if main_pid == Some(pid) => {
                 log::trace!("waitpid: pid {pid}, raw status {status:#x}");
                 log::info!("Main child exited with status {}", exit_code(status));
+                if let Some(cause) = death_report::cause(status) {
+                    log::warn!("Main child {pid} was {cause}");
+                }
                 main_pid = None;
                 if on_main_exit(status) {
                     return None;
@@ -115,13 +119,17 @@ fn reap(
     }
 }
 
-/// Logs a reaped process that is not the main child.
+/// Logs a reaped process that is not the main child, and how it died if a
+/// signal killed it.
 fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    let cause = death_report::cause(status)
+        .map(|cause| format!("; it was {cause}"))
+        .unwrap_or_default();
     if warn_on_reap {
-        log::warn!("Reaped zombie process with pid={pid}");
+        log::warn!("Reaped zombie process with pid={pid}{cause}");
     } else {
-        log::debug!("Reaped zombie process with pid={pid}");
+        log::debug!("Reaped zombie process with pid={pid}{cause}");
     }
 }
 
