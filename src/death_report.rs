@@ -13,6 +13,7 @@
 //!
 //! A process that exits by itself has no cause to tell.
 
+use crate::status::WaitStatus;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::OnceLock;
@@ -43,19 +44,16 @@ pub fn start() {
     });
 }
 
-/// How a process with raw wait status `status` died, if a signal killed
+/// How a process that ended with `status` died, if a signal killed
 /// it: `killed by SIGSEGV (core dumped)`, `killed by SIGKILL, by the
 /// kernel's OOM killer (memory.max 33554432)`, `killed by SIGKILL, not by
 /// the OOM killer`. `None` for an exit. Every SIGKILL death reads the
 /// counter, logged or not, so that an OOM kill is never blamed on a later
 /// death.
-pub fn cause(status: i32) -> Option<String> {
-    if !libc::WIFSIGNALED(status) {
-        return None;
-    }
-    let sig = libc::WTERMSIG(status);
+pub fn cause(status: WaitStatus) -> Option<String> {
+    let sig = status.killing_signal()?;
     let mut cause = format!("killed by {}", crate::signals::name(sig));
-    if libc::WCOREDUMP(status) {
+    if status.core_dumped() {
         cause.push_str(" (core dumped)");
     }
     if sig == libc::SIGKILL
@@ -415,6 +413,7 @@ mod tests {
     #[test]
     fn causes() {
         // Raw wait statuses: signal in the low 7 bits, 0x80 for a core.
+        let cause = |raw| cause(WaitStatus::from_raw(raw));
         assert_eq!(cause(3 << 8), None);
         assert_eq!(cause(0), None);
         assert_eq!(
