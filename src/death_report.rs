@@ -27,8 +27,8 @@ static OOM: OnceLock<Option<Mutex<OomCounter>>> = OnceLock::new();
 /// (or without) it gets no OOM verdict.
 pub fn start() {
     OOM.get_or_init(|| {
-        let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let cgroups = read_small("/proc/self/cgroup")?;
+        let mounts = read_small("/proc/self/mountinfo")?;
         let counter = candidates(&cgroups, &mounts)
             .into_iter()
             .find_map(OomCounter::open);
@@ -133,9 +133,9 @@ impl OomCounter {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match std::fs::read_to_string(&self.limit_file) {
-            Ok(text) => format!("{name} {}", describe_limit(text.trim())),
-            Err(_) => name,
+        match read_small(&self.limit_file) {
+            Some(text) => format!("{name} {}", describe_limit(text.trim())),
+            None => name,
         }
     }
 }
@@ -150,7 +150,19 @@ fn describe_limit(text: &str) -> &str {
 }
 
 fn read_oom_kills(file: &Path) -> Option<u64> {
-    oom_kills(&std::fs::read_to_string(file).ok()?)
+    oom_kills(&read_small(file)?)
+}
+
+/// A /proc or /sys file, read with a page-sized buffer from the start: they
+/// report a size of 0, so `read_to_string` would begin with 32-byte reads.
+fn read_small(path: impl AsRef<Path>) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    std::fs::File::open(path)
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
 }
 
 /// The `oom_kill N` line of `memory.events`, `memory.events.local` or
