@@ -73,11 +73,11 @@ pub fn spawn(
     let home = home.as_ref();
     if inherited.sigchld_ignored() || sockets_for_the_child {
         return spawn_forked(args, inherited, sockets_for_the_child, home)
-            .map_err(|e| exec_error(&shown, e, home));
+            .map_err(|e| exec_error(name, e, home));
     }
 
     let attr = Attributes::new(inherited.mask(), inherited.default_in_child())
-        .map_err(|e| exec_error(&shown, e, home))?;
+        .map_err(|e| exec_error(name, e, home))?;
     let mut take_terminal = spawn::stdin_is_our_terminal();
     let spawned = match posix_spawnp(&args, &attr, take_terminal, home) {
         // Only the terminal step can fail with these (execve never does);
@@ -96,14 +96,14 @@ pub fn spawn(
         // run it with /bin/sh, `sh FILE ARGS...`.
         Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
             let Some(file) = resolve_in_path(name, home) else {
-                return Err(exec_error(&shown, err, home));
+                return Err(exec_error(name, err, home));
             };
             let mut sh_args = vec![CString::from(c"/bin/sh"), path_cstring(&file)?];
             sh_args.extend_from_slice(&args[1..]);
             posix_spawnp(&sh_args, &attr, take_terminal, home)
-                .map_err(|e| exec_error(&shown, e, home))
+                .map_err(|e| exec_error(name, e, home))
         }
-        other => other.map_err(|e| exec_error(&shown, e, home)),
+        other => other.map_err(|e| exec_error(name, e, home)),
     }
 }
 
@@ -133,23 +133,33 @@ fn leave_working_directory() -> Option<OwnedFd> {
 /// in `/` by now) and returned as it is, for the child to resolve.
 fn resolve_in_path(name: &OsString, home: Option<&OwnedFd>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    if name.as_bytes().contains(&b'/') {
-        return Some(PathBuf::from(name));
-    }
+    tried_for(name).find(|file| {
+        std::fs::metadata(seen_from_child(file, home))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// The files an exec of `name` tries, in order: `name` itself when it has
+/// a `/`, else `name` in each PATH directory (glibc's default path when
+/// PATH is unset; an empty entry is the current directory).
+fn tried_for(name: &OsString) -> impl Iterator<Item = PathBuf> + '_ {
+    let with_slash = name.as_bytes().contains(&b'/');
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
-    std::env::split_paths(&path)
-        .map(|dir| {
-            // An empty entry means the current directory.
+    let dirs: Vec<PathBuf> = if with_slash {
+        Vec::new()
+    } else {
+        std::env::split_paths(&path).collect()
+    };
+    with_slash
+        .then(|| PathBuf::from(name))
+        .into_iter()
+        .chain(dirs.into_iter().map(move |dir| {
             if dir.as_os_str().is_empty() {
                 PathBuf::from(".").join(name)
             } else {
                 dir.join(name)
             }
-        })
-        .find(|file| {
-            std::fs::metadata(seen_from_child(file, home))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        }))
 }
 
 /// `file` as the child sees it: a relative path is taken from its
@@ -223,22 +233,27 @@ fn spawn_forked(
 /// tini's exit codes for a failed exec: 127 not found, 126 found but not
 /// executable (or a directory), 1 anything else; the message names the
 /// real cause.
-fn exec_error(name: &str, err: io::Error, home: Option<&OwnedFd>) -> SpawnError {
+fn exec_error(name: &OsString, err: io::Error, home: Option<&OwnedFd>) -> SpawnError {
     let exit_code = match err.raw_os_error() {
         Some(libc::ENOENT) => ExitCode::NOT_FOUND,
         Some(libc::EACCES) => ExitCode::NOT_EXECUTABLE,
         _ => ExitCode::FAILURE,
     };
-    // execve says EACCES for a directory; name the real problem.
-    let reason = if exit_code == ExitCode::NOT_EXECUTABLE
-        && seen_from_child(std::path::Path::new(name), home).is_dir()
-    {
+    // execve says EACCES for a directory; name the real problem when the
+    // first file the search found (the one exec refused first) is one.
+    let found_a_directory = || {
+        tried_for(name)
+            .map(|file| std::fs::metadata(seen_from_child(&file, home)))
+            .find_map(Result::ok)
+            .is_some_and(|m| m.is_dir())
+    };
+    let reason = if exit_code == ExitCode::NOT_EXECUTABLE && found_a_directory() {
         "it is a directory".to_string()
     } else {
         err.to_string()
     };
     SpawnError {
-        message: format!("cannot run '{name}': {reason}"),
+        message: format!("cannot run '{}': {reason}", name.to_string_lossy()),
         exit_code,
     }
 }

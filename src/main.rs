@@ -1,6 +1,7 @@
 //! tini-rs: a tiny, exact init for containers. This file only wires the
-//! parts together, in the order the process lives: parse, set up signals,
-//! spawn the main child, start the forwarder and the reaper, wait, exit.
+//! parts together, in the order the process lives: set up signals, parse,
+//! start the helper threads (the reaper first, when there is a grace
+//! period; then the forwarder), spawn the main child, wait, exit.
 //!
 //! `no_main`: the Rust runtime's own start-up sets SIGPIPE to ignored before
 //! `main`, after which the disposition tini-rs inherited cannot be known.

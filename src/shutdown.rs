@@ -196,13 +196,22 @@ impl EndOfLife {
     fn on_main_exited(&mut self, status: WaitStatus) {
         self.main_status = Some(status);
         self.main_child = None;
-        let s = self
-            .stopping
-            .get_or_insert_with(|| Stopping::new(self.grace));
-        log::info!(
-            "Shutdown: main child exited after {} ms; stopping the other descendants",
-            s.started.elapsed().as_millis()
-        );
+        let s = match &mut self.stopping {
+            Some(s) => {
+                log::info!(
+                    "Shutdown: main child exited {} ms after the stop signal; stopping the other descendants",
+                    s.started.elapsed().as_millis()
+                );
+                s
+            }
+            None => {
+                log::info!(
+                    "Shutdown: main child exited; the other descendants have {:?} from now",
+                    self.grace
+                );
+                self.stopping.insert(Stopping::new(self.grace))
+            }
+        };
         s.terminate_descendants();
     }
 
@@ -227,6 +236,10 @@ struct Stopping {
     terminated: HashSet<(libc::pid_t, u64)>,
     /// Processes sent SIGKILL (the main child included).
     killed: usize,
+    /// Of those, the ones sent SIGTERM first: the rest of `terminated`
+    /// exited by themselves. (A process forked after the last SIGTERM pass
+    /// is SIGKILLed without ever being asked nicely.)
+    killed_after_sigterm: usize,
     killed_at_deadline: bool,
     as_pid1: bool,
     /// As PID 1: the one kill(-1, SIGTERM) has been sent.
@@ -241,6 +254,7 @@ impl Stopping {
             deadline: started + grace,
             terminated: HashSet::new(),
             killed: 0,
+            killed_after_sigterm: 0,
             killed_at_deadline: false,
             as_pid1: sys::is_pid1(),
             terminated_namespace: false,
@@ -315,7 +329,12 @@ impl Stopping {
         let left = our_descendants();
         if first_pass {
             let main_pid = main_child.map(|m| m.pid);
-            self.killed += left.iter().filter(|p| Some(p.pid) != main_pid).count();
+            for process in left.iter().filter(|p| Some(p.pid) != main_pid) {
+                self.killed += 1;
+                if self.terminated.contains(&(process.pid, process.start_time)) {
+                    self.killed_after_sigterm += 1;
+                }
+            }
             if !left.is_empty() {
                 log::info!(
                     "Shutdown: grace period over; sending SIGKILL to {} processes",
@@ -339,7 +358,7 @@ impl Stopping {
         log::info!(
             "Shutdown: done in {} ms: SIGTERM sent to {terminated}, {} exited by themselves, {} needed SIGKILL",
             self.started.elapsed().as_millis(),
-            terminated.saturating_sub(self.killed),
+            terminated.saturating_sub(self.killed_after_sigterm),
             self.killed
         );
     }
