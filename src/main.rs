@@ -20,12 +20,14 @@ mod procfs;
 mod reaper;
 mod shutdown;
 mod signals;
+mod status;
 mod sys;
 mod threads;
 
 use cli::{Action, Config};
-use event::Event;
+use shutdown::GracePeriod;
 use signals::InheritedState;
+use status::{ExitCode, WaitStatus};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -34,15 +36,11 @@ static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    std::process::exit(run())
+    std::process::exit(run().get().into())
 }
 
-fn run() -> i32 {
-    // One malloc arena for every thread: glibc would otherwise give the
-    // reaper and the forwarder arenas of their own on their first
-    // allocation, resident memory that a process this small never needs.
-    // SAFETY: mallopt only tunes the allocator; called before any thread.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+fn run() -> ExitCode {
+    sys::use_one_malloc_arena();
     // Before anything touches signals: what the child must get back.
     let inherited = INHERITED.get_or_init(InheritedState::capture);
     // Every thread keeps all signals blocked; the forwarder takes the
@@ -58,7 +56,7 @@ fn run() -> i32 {
         Err(cli::UsageError(message)) => {
             let message = logging::one_line(&message);
             let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
-            return 1;
+            return ExitCode::FAILURE;
         }
     };
     logging::init(config.verbosity);
@@ -67,11 +65,11 @@ fn run() -> i32 {
     }
     if let Err(err) = blocked.and_then(|_| signals::take_over_dispositions()) {
         log::error!("cannot set up signal handling: {err}");
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Err(err) = set_up_reaping(config.subreaper) {
         log::error!("cannot register as child subreaper: {err}");
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Some(sig) = config.parent_death_signal
         && let Err(err) = set_up_parent_death_signal(sig)
@@ -80,7 +78,7 @@ fn run() -> i32 {
             "cannot set the parent-death signal {}: {err}",
             signals::name(sig)
         );
-        return 1;
+        return ExitCode::FAILURE;
     }
     log::debug!(
         "Signals never forwarded: {}",
@@ -91,7 +89,7 @@ fn run() -> i32 {
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
             log::error!("cannot start a thread: {err}");
-            1
+            ExitCode::FAILURE
         });
     }
     log::debug!("The main child gets {}", inherited.describe());
@@ -100,16 +98,16 @@ fn run() -> i32 {
         // Only the main child's own status can become 0 through -e; a lost
         // status or a program that could not start never does.
         Ok(Some(status)) => {
-            let code = reaper::exit_code(status);
-            if config.expected_codes[code as usize] {
+            let code = status.exit_code();
+            if config.expected_codes[usize::from(code.get())] {
                 log::debug!("Main child exited with expected code {code}; reporting 0");
-                return 0;
+                return ExitCode::SUCCESS;
             }
             code
         }
         Ok(None) => {
             log::error!("The main child's exit status was lost; reporting failure (exit 1)");
-            1
+            ExitCode::FAILURE
         }
         Err(code) => code,
     }
@@ -155,22 +153,27 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
 /// raw wait status (`None` if it was lost), or the exit code that says why
 /// it could not run. Threads start first, since one that fails to start
 /// after the child exists would leave the child running on, orphaned.
-fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
-    let waitset = signals::WaitSet::forwardable();
-    let rewrite = config.rewrite.clone();
-    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-    let threads = match config.grace_period {
-        // tini's behaviour: the main thread is the reaper.
-        None => forward::start(waitset, rewrite, None, config.stop_delay).map(|f| (f, None)),
-        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone()), config.stop_delay)
-            .and_then(|f| {
-                reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
-            }),
-    };
-    let (forwarder, reaper_thread) = threads.map_err(|err| {
+fn run_main_child(
+    config: &Config,
+    inherited: &'static InheritedState,
+) -> Result<Option<WaitStatus>, ExitCode> {
+    let cannot_start_thread = |err: std::io::Error| {
         log::error!("cannot start a thread: {err}");
-        1
-    })?;
+        ExitCode::FAILURE
+    };
+    // Without a grace period, tini's behaviour: the main thread is the reaper.
+    let grace_period = config
+        .grace_period
+        .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
+        .transpose()
+        .map_err(cannot_start_thread)?;
+    let forwarder = forward::start(
+        signals::WaitSet::forwardable(),
+        config.rewrite.clone(),
+        grace_period.as_ref().map(GracePeriod::stop_requests),
+        config.stop_delay,
+    )
+    .map_err(cannot_start_thread)?;
 
     let main_pid = child::spawn(&config.program, inherited).map_err(|err| {
         log::error!("{}", err.message);
@@ -196,26 +199,8 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     log::debug!("Forwarding signals to {}", target.describe());
     forwarder.aim(target);
 
-    Ok(match reaper_thread {
-        Some((grace, reaper)) => {
-            // Without a pidfd the shutdown signals the main child by pid,
-            // after checking its start time, read here: nobody waits for it
-            // yet, so it cannot have been reaped and its pid reused.
-            let main_process = main_pidfd
-                .is_none()
-                .then(|| procfs::read_process(main_pid))
-                .flatten();
-            reaper.watch(Some(main_pid));
-            shutdown::Supervisor {
-                events,
-                main_child: Some(shutdown::MainChild {
-                    pid: main_pid,
-                    pidfd: main_pidfd,
-                    process: main_process,
-                }),
-            }
-            .with_grace_period(grace)
-        }
+    Ok(match grace_period {
+        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
         None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
 }
@@ -226,15 +211,18 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
 /// working directory pins its mount. So tini-rs closes every descriptor it
 /// inherited above stderr and moves to `/`; failing either only costs that.
 fn let_go_of_inherited_descriptors_and_directory() {
-    if let Err(err) = sys::close_descriptors_from(3) {
+    // SAFETY: called before tini-rs opens a descriptor of its own (the main
+    // child's pidfd comes after; the threads and channels hold none), so
+    // everything from 3 up was inherited.
+    if let Err(err) = unsafe { sys::close_descriptors_from(3) } {
         log::warn!("cannot close inherited descriptors: {err}");
     }
-    if let Err(err) = nix::unistd::chdir("/") {
+    if let Err(err) = sys::change_to_root_directory() {
         log::warn!("cannot change directory to /: {err}");
     }
 }
 
-fn print_stdout(text: &str) -> i32 {
+fn print_stdout(text: &str) -> ExitCode {
     let _ = std::io::stdout().write_all(text.as_bytes());
-    0
+    ExitCode::SUCCESS
 }

@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(30);
-
 fn alive(pid: i32) -> bool {
     // A zombie is dead for our purpose; gone from /proc is dead too.
     status_field(pid, "State").is_some_and(|s| !s.starts_with('Z'))
