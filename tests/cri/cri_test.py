@@ -21,6 +21,7 @@ and removed at the end of the test, failed or not.
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -301,6 +302,37 @@ def shims_of(sandbox_id):
     return found
 
 
+class Ending:
+    """How a process ends, seen by strace attached to it: strace's last
+    line, "+++ killed by SIGKILL +++" or "+++ exited with 0 +++"."""
+
+    def __init__(self, pid):
+        self.out = tempfile.NamedTemporaryFile(prefix="tini-rs-cri-strace-")
+        self.strace = subprocess.Popen(
+            ["strace", "-q", "-e", "trace=none", "-o", self.out.name, "-p", str(pid)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Attached once the kernel names strace as the tracer.
+        attached = wait_until(READY_SECS, lambda: status_field(pid, "TracerPid") == str(self.strace.pid))
+        if not attached:
+            self.close()
+            raise AssertionError(f"strace did not attach to {pid}")
+
+    def last_line(self):
+        """Waits (bounded) for the traced process to end; strace's last line."""
+        try:
+            self.strace.wait(timeout=REAP_SECS)
+        except subprocess.TimeoutExpired:
+            return None
+        lines = Path(self.out.name).read_text().splitlines()
+        return lines[-1] if lines else ""
+
+    def close(self):
+        if self.strace.poll() is None:
+            self.strace.kill()
+            self.strace.wait()
+        self.out.close()
+
+
 class PodTest(unittest.TestCase):
     def pod(self, **kw):
         pod = Pod(self._testMethodName, **kw)
@@ -411,7 +443,11 @@ class Sandbox(PodTest):
 
         # The control of the checks below: a live pod is found running.
         self.assertEqual(len(running()), 3, f"sandbox, member, shim: {running()}")
+        ending = Ending(sandbox)
+        self.addCleanup(ending.close)
         took = pod.stop()
+        # containerd's StopPodSandbox: SIGKILL, no stop signal first.
+        self.assertEqual(ending.last_line(), "+++ killed by SIGKILL +++")
         self.assertLess(took, 5.0, "StopPodSandbox did not end the pod at once")
         self.assertEqual([p for p in [sandbox, member_pid] if alive(p)], [],
                          "a process of the pod outlived StopPodSandbox")
@@ -423,6 +459,23 @@ class Sandbox(PodTest):
         listed = RT.ListPodSandbox(api.ListPodSandboxRequest(), timeout=RPC_SECS).items
         self.assertNotIn(pod.id, [p.id for p in listed])
         print(f"\n    StopPodSandbox took {took:.2f} s", file=sys.stderr)
+
+
+
+class SandboxSigterm(PodTest):
+    """tini-rs pass only: busybox sleep, PID 1 without a handler, never
+    takes a SIGTERM from outside its namespace."""
+
+    def test_3_control_a_sandbox_stopped_by_sigterm_is_seen_exiting_0(self):
+        """The control of the SIGKILL check above: tini-rs -P that gets
+        SIGTERM (sent here, not by containerd) is seen exiting with 0."""
+        pod = self.pod(shared_pid=True)
+        sandbox = pod.pid()
+        self.assert_sandbox_process(sandbox)
+        ending = Ending(sandbox)
+        self.addCleanup(ending.close)
+        os.kill(sandbox, 15)  # the sandbox process of this test's pod
+        self.assertEqual(ending.last_line(), "+++ exited with 0 +++")
 
 
 # --------------------------------------------------------------------------
@@ -537,6 +590,7 @@ def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromTestCase(Sandbox)
     if SANDBOX == "tini-rs":
+        suite.addTests(loader.loadTestsFromTestCase(SandboxSigterm))
         suite.addTests(loader.loadTestsFromTestCase(Init))
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stderr).run(suite)
     return 0 if result.wasSuccessful() else 1

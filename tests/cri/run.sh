@@ -55,8 +55,8 @@ unavailable() {
 [ -n "${DOCKER_HOST:-}" ] || unavailable "DOCKER_HOST is unset (docker/engine.sh start DIR prints it)"
 [ -n "${TINI_RS_APPS_IMAGE:-}" ] || unavailable "TINI_RS_APPS_IMAGE is unset (tests/apps/image.sh prints it)"
 [ -n "$docker_cli" ] || unavailable "no docker CLI (apt-get install docker.io)"
-for tool in containerd ctr runc apt-get; do
-  command -v "$tool" >/dev/null || unavailable "$tool not found (apt-get install containerd runc)"
+for tool in containerd ctr runc apt-get strace; do
+  command -v "$tool" >/dev/null || unavailable "$tool not found (apt-get install containerd runc strace)"
 done
 "$python" -c 'import grpc, grpc_tools.protoc' 2>/dev/null ||
   unavailable "$python cannot import grpc and grpc_tools (apt-get install python3-grpcio python3-grpc-tools)"
@@ -68,6 +68,7 @@ engine="$work/e"
 cleanup() {
   "$repo/docker/engine.sh" stop "$engine" || true
   rm -rf "$work"
+  echo "== CRI tests: $((SECONDS - started)) s in all" >&2
 }
 trap cleanup EXIT
 
@@ -161,5 +162,4 @@ for pass in tini-rs control; do
   "$repo/docker/engine.sh" stop "$engine"
 done
 
-echo "== CRI tests: $((SECONDS - started)) s in all" >&2
 exit "$failed"
