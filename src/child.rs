@@ -6,14 +6,16 @@
 //! of tini-rs's page tables, and the parent resumes as soon as the program
 //! is exec'd (or reports why it could not be). Unlike execvp(3), which tini
 //! uses, glibc's posix_spawnp does not run a file without a `#!` line
-//! through /bin/sh, so tini-rs does that itself. Two rare starts fall back
-//! to fork and exec, where the child can act on itself before exec:
+//! through /bin/sh, so tini-rs does that itself. Three rare starts fall
+//! back to fork and exec, where the child can act on itself before exec:
 //! - tini-rs was started with SIGCHLD ignored. posix_spawn cannot hand the
 //!   child an ignored SIGCHLD while tini-rs itself needs it at default (or
 //!   the kernel would reap the child before we could); the child ignores
 //!   it again itself.
 //! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
 //!   own pid in `LISTEN_PID`, known only once it exists.
+//! - posix_spawn failed with EPERM: a seccomp profile refuses `clone3`,
+//!   which glibc's posix_spawn uses; fork uses `clone`.
 //!
 //! tini-rs moves to `/` before the spawn, not after, and hands the child
 //! the directory it was started in through a descriptor (a file action
@@ -39,6 +41,8 @@ use std::path::PathBuf;
 pub struct SpawnError {
     pub message: String,
     pub exit_code: ExitCode,
+    /// The system's error, when the start failed on one.
+    pub errno: Option<i32>,
 }
 
 /// Starts `program[0]` (searched in PATH) with `program[1..]` and returns
@@ -51,11 +55,13 @@ pub fn spawn(
     let name = program.first().ok_or_else(|| SpawnError {
         message: "no program to run".to_string(),
         exit_code: ExitCode::FAILURE,
+        errno: None,
     })?;
     if name.is_empty() {
         return Err(SpawnError {
             message: "cannot run '': the program name is empty".to_string(),
             exit_code: ExitCode::NOT_FOUND,
+            errno: None,
         });
     }
     let shown = name.to_string_lossy();
@@ -67,17 +73,18 @@ pub fn spawn(
         .map_err(|_| SpawnError {
             message: format!("cannot run '{shown}': an argument contains a NUL byte"),
             exit_code: ExitCode::FAILURE,
+            errno: None,
         })?;
     let sockets_for_the_child = sockets_are_passed_to_us();
     let home = leave_working_directory();
     let home = home.as_ref();
     if inherited.sigchld_ignored() || sockets_for_the_child {
         return spawn_forked(args, inherited, sockets_for_the_child, home)
-            .map_err(|e| exec_error(&shown, e, home));
+            .map_err(|e| exec_error(name, e, home));
     }
 
     let attr = Attributes::new(inherited.mask(), inherited.default_in_child())
-        .map_err(|e| exec_error(&shown, e, home))?;
+        .map_err(|e| exec_error(name, e, home))?;
     let mut take_terminal = spawn::stdin_is_our_terminal();
     let spawned = match posix_spawnp(&args, &attr, take_terminal, home) {
         // Only the terminal step can fail with these (execve never does);
@@ -92,18 +99,28 @@ pub fn spawn(
         other => other,
     };
     match spawned {
+        // glibc's posix_spawn starts its child with clone3 and falls back
+        // to clone only on ENOSYS, so a seccomp profile that answers clone3
+        // with EPERM (Docker's in 20.10.0-20.10.9, and profiles copied from
+        // it) makes every posix_spawn fail. fork uses clone: spawn that way.
+        // (A program whose exec itself fails with EPERM fails there again,
+        // with the same error.)
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+            log::debug!("posix_spawn failed ({err}); spawning with fork and exec instead");
+            spawn_forked(args, inherited, false, home).map_err(|e| exec_error(name, e, home))
+        }
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.
         Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
             let Some(file) = resolve_in_path(name, home) else {
-                return Err(exec_error(&shown, err, home));
+                return Err(exec_error(name, err, home));
             };
             let mut sh_args = vec![CString::from(c"/bin/sh"), path_cstring(&file)?];
             sh_args.extend_from_slice(&args[1..]);
             posix_spawnp(&sh_args, &attr, take_terminal, home)
-                .map_err(|e| exec_error(&shown, e, home))
+                .map_err(|e| exec_error(name, e, home))
         }
-        other => other.map_err(|e| exec_error(&shown, e, home)),
+        other => other.map_err(|e| exec_error(name, e, home)),
     }
 }
 
@@ -133,23 +150,33 @@ fn leave_working_directory() -> Option<OwnedFd> {
 /// in `/` by now) and returned as it is, for the child to resolve.
 fn resolve_in_path(name: &OsString, home: Option<&OwnedFd>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    if name.as_bytes().contains(&b'/') {
-        return Some(PathBuf::from(name));
-    }
+    tried_for(name).find(|file| {
+        std::fs::metadata(seen_from_child(file, home))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// The files an exec of `name` tries, in order: `name` itself when it has
+/// a `/`, else `name` in each PATH directory (glibc's default path when
+/// PATH is unset; an empty entry is the current directory).
+fn tried_for(name: &OsString) -> impl Iterator<Item = PathBuf> + '_ {
+    let with_slash = name.as_bytes().contains(&b'/');
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
-    std::env::split_paths(&path)
-        .map(|dir| {
-            // An empty entry means the current directory.
+    let dirs: Vec<PathBuf> = if with_slash {
+        Vec::new()
+    } else {
+        std::env::split_paths(&path).collect()
+    };
+    with_slash
+        .then(|| PathBuf::from(name))
+        .into_iter()
+        .chain(dirs.into_iter().map(move |dir| {
             if dir.as_os_str().is_empty() {
                 PathBuf::from(".").join(name)
             } else {
                 dir.join(name)
             }
-        })
-        .find(|file| {
-            std::fs::metadata(seen_from_child(file, home))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        }))
 }
 
 /// `file` as the child sees it: a relative path is taken from its
@@ -170,6 +197,7 @@ fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
             path.display()
         ),
         exit_code: ExitCode::FAILURE,
+        errno: None,
     })
 }
 
@@ -223,22 +251,28 @@ fn spawn_forked(
 /// tini's exit codes for a failed exec: 127 not found, 126 found but not
 /// executable (or a directory), 1 anything else; the message names the
 /// real cause.
-fn exec_error(name: &str, err: io::Error, home: Option<&OwnedFd>) -> SpawnError {
+fn exec_error(name: &OsString, err: io::Error, home: Option<&OwnedFd>) -> SpawnError {
     let exit_code = match err.raw_os_error() {
         Some(libc::ENOENT) => ExitCode::NOT_FOUND,
         Some(libc::EACCES) => ExitCode::NOT_EXECUTABLE,
         _ => ExitCode::FAILURE,
     };
-    // execve says EACCES for a directory; name the real problem.
-    let reason = if exit_code == ExitCode::NOT_EXECUTABLE
-        && seen_from_child(std::path::Path::new(name), home).is_dir()
-    {
+    // execve says EACCES for a directory; name the real problem when the
+    // first file the search found (the one exec refused first) is one.
+    let found_a_directory = || {
+        tried_for(name)
+            .map(|file| std::fs::metadata(seen_from_child(&file, home)))
+            .find_map(Result::ok)
+            .is_some_and(|m| m.is_dir())
+    };
+    let reason = if exit_code == ExitCode::NOT_EXECUTABLE && found_a_directory() {
         "it is a directory".to_string()
     } else {
         err.to_string()
     };
     SpawnError {
-        message: format!("cannot run '{name}': {reason}"),
+        message: format!("cannot run '{}': {reason}", name.to_string_lossy()),
         exit_code,
+        errno: err.raw_os_error(),
     }
 }

@@ -351,7 +351,7 @@ Usage: tini-rs [OPTIONS] [--] PROGRAM [ARGS...]
        tini-rs -P [OPTIONS]
 
 Options:
-  -h                   Show this help and exit.
+  -h, --help           Show this help and exit.
   --version            Show the version and exit.
   -l                   Show the license and exit.
   -s                   Register as a child subreaper (when not PID 1).
@@ -552,6 +552,19 @@ mod tests {
         );
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(!config(&["true"], &[]).pause);
+    }
+
+    /// Every spelling the parser accepts is one a user can find in `-h`.
+    #[test]
+    fn usage_lists_help_in_both_spellings() {
+        assert!(matches!(run(&["--help"], &[]), Ok(Action::PrintUsage)));
+        assert!(
+            usage()
+                .lines()
+                .any(|l| l.trim_start().starts_with("-h, --help")),
+            "{}",
+            usage()
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! [`GracePeriod::run_until_every_descendant_is_gone`], or in pause mode
 //! [`GracePeriod::stop_every_descendant`].
 
-use crate::event::Event;
+use crate::event::{Event, Events};
+use crate::one_thread::OneLoop;
 use crate::procfs::{self, Process};
 use crate::reaper::{self, Reaper};
 use crate::status::WaitStatus;
@@ -79,7 +80,8 @@ impl GracePeriod {
         // yet, so it cannot have been reaped and its pid reused.
         let main_child = MainChild::new(pid, pidfd);
         self.reaper.watch(Some(pid));
-        EndOfLife::new(self.grace, Some(main_child)).run(&self.events)
+        let mut events = self.events;
+        EndOfLife::new(self.grace, Some(main_child)).run(&mut events)
     }
 
     /// Pause mode (`-P`), at SIGTERM or SIGINT: every descendant is asked to
@@ -90,8 +92,30 @@ impl GracePeriod {
         // now ends, with ECHILD, exactly when the last descendant is gone.
         let _ = self.events_tx.send(Event::StopRequested);
         self.reaper.watch(None);
-        EndOfLife::new(self.grace, None).run(&self.events);
+        let mut events = self.events;
+        EndOfLife::new(self.grace, None).run(&mut events);
     }
+
+    /// Gives up the reaper thread before any child exists (tini-rs then
+    /// runs single-threaded), and waits until it is gone.
+    pub fn abandon(self) {
+        self.reaper.stop();
+    }
+}
+
+/// The same end of life without helper threads (see `one_thread`): the
+/// single loop reaps and forwards, and its events drive the clock. With
+/// `main_child` (its pid and pidfd, if any) as
+/// [`GracePeriod::run_until_every_descendant_is_gone`]; without, as pause
+/// mode's [`GracePeriod::stop_every_descendant`], the stop already
+/// requested. Call it before the loop has reaped anything.
+pub fn run_single_threaded(
+    grace: Duration,
+    mut events: OneLoop,
+    main_child: Option<(libc::pid_t, Option<PidFd>)>,
+) -> Option<WaitStatus> {
+    let main_child = main_child.map(|(pid, pidfd)| MainChild::new(pid, pidfd));
+    EndOfLife::new(grace, main_child).run(&mut events)
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
@@ -155,15 +179,16 @@ impl EndOfLife {
 
     /// Returns once the reaper reports that no child is left (or that it
     /// failed), with the main child's status if it was reported.
-    fn run(mut self, events: &Receiver<Event>) -> Option<WaitStatus> {
+    fn run(mut self, events: &mut impl Events) -> Option<WaitStatus> {
         loop {
-            // `None`: the wake-up time came with no event, so there is work
-            // (the channel cannot be disconnected: see `GracePeriod`).
-            let event = match &self.stopping {
-                // Nothing is happening: block, zero wake-ups.
-                None => events.recv().ok(),
-                Some(s) => events.recv_timeout(s.next_wake(self.main_gone())).ok(),
-            };
+            // `None`: the wake-up time came with no event, so there is work.
+            // Nothing is happening before the clock starts: block, zero
+            // wake-ups.
+            let timeout = self
+                .stopping
+                .as_ref()
+                .map(|s| s.next_wake(self.main_gone()));
+            let event = events.next(timeout);
             match event {
                 Some(Event::StopRequested) => self.on_stop_requested(),
                 Some(Event::MainExited(status)) => self.on_main_exited(status),
@@ -196,13 +221,22 @@ impl EndOfLife {
     fn on_main_exited(&mut self, status: WaitStatus) {
         self.main_status = Some(status);
         self.main_child = None;
-        let s = self
-            .stopping
-            .get_or_insert_with(|| Stopping::new(self.grace));
-        log::info!(
-            "Shutdown: main child exited after {} ms; stopping the other descendants",
-            s.started.elapsed().as_millis()
-        );
+        let s = match &mut self.stopping {
+            Some(s) => {
+                log::info!(
+                    "Shutdown: main child exited {} ms after the stop signal; stopping the other descendants",
+                    s.started.elapsed().as_millis()
+                );
+                s
+            }
+            None => {
+                log::info!(
+                    "Shutdown: main child exited; the other descendants have {:?} from now",
+                    self.grace
+                );
+                self.stopping.insert(Stopping::new(self.grace))
+            }
+        };
         s.terminate_descendants();
     }
 
@@ -227,6 +261,10 @@ struct Stopping {
     terminated: HashSet<(libc::pid_t, u64)>,
     /// Processes sent SIGKILL (the main child included).
     killed: usize,
+    /// Of those, the ones sent SIGTERM first: the rest of `terminated`
+    /// exited by themselves. (A process forked after the last SIGTERM pass
+    /// is SIGKILLed without ever being asked nicely.)
+    killed_after_sigterm: usize,
     killed_at_deadline: bool,
     as_pid1: bool,
     /// As PID 1: the one kill(-1, SIGTERM) has been sent.
@@ -241,6 +279,7 @@ impl Stopping {
             deadline: started + grace,
             terminated: HashSet::new(),
             killed: 0,
+            killed_after_sigterm: 0,
             killed_at_deadline: false,
             as_pid1: sys::is_pid1(),
             terminated_namespace: false,
@@ -315,7 +354,12 @@ impl Stopping {
         let left = our_descendants();
         if first_pass {
             let main_pid = main_child.map(|m| m.pid);
-            self.killed += left.iter().filter(|p| Some(p.pid) != main_pid).count();
+            for process in left.iter().filter(|p| Some(p.pid) != main_pid) {
+                self.killed += 1;
+                if self.terminated.contains(&(process.pid, process.start_time)) {
+                    self.killed_after_sigterm += 1;
+                }
+            }
             if !left.is_empty() {
                 log::info!(
                     "Shutdown: grace period over; sending SIGKILL to {} processes",
@@ -339,7 +383,7 @@ impl Stopping {
         log::info!(
             "Shutdown: done in {} ms: SIGTERM sent to {terminated}, {} exited by themselves, {} needed SIGKILL",
             self.started.elapsed().as_millis(),
-            terminated.saturating_sub(self.killed),
+            terminated.saturating_sub(self.killed_after_sigterm),
             self.killed
         );
     }

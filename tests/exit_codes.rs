@@ -102,6 +102,37 @@ fn program_not_executable_or_a_directory_is_126() {
     }
 }
 
+/// The reason given for 126 is about the file the PATH search found, not
+/// about a same-named entry of the current directory: a directory on PATH
+/// is "a directory", while a plain non-executable file on PATH is not,
+/// even when the current directory holds a directory of that name.
+#[test]
+fn a_directory_found_on_path_is_named_as_such_and_only_then() {
+    let dir = TempDir::new("exec-126-path");
+    let on_path = dir.file("bin");
+    let elsewhere = dir.file("cwd");
+    std::fs::create_dir_all(on_path.join("tini-rs-test-dir-prog")).unwrap();
+    std::fs::write(on_path.join("tini-rs-test-file-prog"), "#!/bin/sh\n").unwrap();
+    std::fs::create_dir_all(elsewhere.join("tini-rs-test-file-prog")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", on_path.display());
+    for (program, is_dir) in [
+        ("tini-rs-test-dir-prog", true),
+        ("tini-rs-test-file-prog", false),
+    ] {
+        let (code, _, err) = run_tini(&[program], |cmd| {
+            as_subreaper(cmd);
+            cmd.env("PATH", &path).current_dir(&elsewhere);
+        });
+        assert_eq!(code, 126, "{program}: {err}");
+        one_error_line(&err, program);
+        assert_eq!(
+            err.contains("it is a directory"),
+            is_dir,
+            "{program}: {err}"
+        );
+    }
+}
+
 /// A symlink loop fails exec with ELOOP: neither "not found" nor "not
 /// executable", so the catch-all 1.
 #[test]
