@@ -121,8 +121,7 @@ fn a_signal_refused_with_eperm_is_warned_about_once() {
         return;
     }
     let binaries = Reachable::new("eperm");
-    let setuid_setpriv = binaries.dir.file("setpriv");
-    std::fs::copy("/usr/bin/setpriv", &setuid_setpriv).expect("copy setpriv");
+    let setuid_setpriv = binaries.add(Path::new("/usr/bin/setpriv"));
     set_mode(&setuid_setpriv, 0o4755);
     let setpriv = setuid_setpriv.to_str().expect("a UTF-8 temp path");
     let init = binaries.tini_rs();

@@ -19,11 +19,19 @@ impl Reachable {
     pub fn new(tag: &str) -> Reachable {
         let dir = TempDir::new(tag);
         set_mode(&dir.0, 0o755);
-        std::fs::copy(tini_rs(), dir.file("tini-rs")).expect("copy tini-rs");
+        copy(Path::new(tini_rs()), &dir.file("tini-rs"));
         if Path::new(TINI_STATIC).exists() {
-            std::fs::copy(TINI_STATIC, dir.file("tini-static")).expect("copy tini-static");
+            copy(Path::new(TINI_STATIC), &dir.file("tini-static"));
         }
         Reachable { dir }
+    }
+
+    /// Another program, copied beside them.
+    pub fn add(&self, program: &Path) -> PathBuf {
+        let name = program.file_name().expect("a program's file name");
+        let copy_path = self.dir.0.join(name);
+        copy(program, &copy_path);
+        copy_path
     }
 
     pub fn tini_rs(&self) -> PathBuf {
@@ -58,4 +66,17 @@ pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// Copies a program with cp(1), never in this process: a descriptor open
+/// for writing here would be inherited by whatever another test thread
+/// forks meanwhile, and exec of the copy would then fail with ETXTBSY
+/// until that child execs.
+fn copy(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
 }
