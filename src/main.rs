@@ -1,6 +1,7 @@
 //! tini-rs: a tiny, exact init for containers. This file only wires the
-//! parts together, in the order the process lives: parse, set up signals,
-//! spawn the main child, start the forwarder and the reaper, wait, exit.
+//! parts together, in the order the process lives: set up signals, parse,
+//! start the helper threads (the reaper first, when there is a grace
+//! period; then the forwarder), spawn the main child, wait, exit.
 //!
 //! `no_main`: the Rust runtime's own start-up sets SIGPIPE to ignored before
 //! `main`, after which the disposition tini-rs inherited cannot be known.
@@ -15,17 +16,20 @@ mod cli;
 mod event;
 mod forward;
 mod logging;
+mod one_thread;
 mod pause;
 mod procfs;
 mod reaper;
 mod shutdown;
 mod signals;
+mod status;
 mod sys;
 mod threads;
 
 use cli::{Action, Config};
-use event::Event;
+use shutdown::GracePeriod;
 use signals::InheritedState;
+use status::{ExitCode, WaitStatus};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -34,15 +38,11 @@ static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    std::process::exit(run())
+    std::process::exit(run().get().into())
 }
 
-fn run() -> i32 {
-    // One malloc arena for every thread: glibc would otherwise give the
-    // reaper and the forwarder arenas of their own on their first
-    // allocation, resident memory that a process this small never needs.
-    // SAFETY: mallopt only tunes the allocator; called before any thread.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+fn run() -> ExitCode {
+    sys::use_one_malloc_arena();
     // Before anything touches signals: what the child must get back.
     let inherited = INHERITED.get_or_init(InheritedState::capture);
     // Every thread keeps all signals blocked; the forwarder takes the
@@ -58,7 +58,7 @@ fn run() -> i32 {
         Err(cli::UsageError(message)) => {
             let message = logging::one_line(&message);
             let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
-            return 1;
+            return ExitCode::FAILURE;
         }
     };
     logging::init(config.verbosity);
@@ -67,11 +67,20 @@ fn run() -> i32 {
     }
     if let Err(err) = blocked.and_then(|_| signals::take_over_dispositions()) {
         log::error!("cannot set up signal handling: {err}");
-        return 1;
+        return ExitCode::FAILURE;
+    }
+    if let Err(err) = signals::check_waiting_works() {
+        log::error!(
+            "cannot wait for signals: rt_sigtimedwait refused ({err}); tini-rs needs it to \
+             forward signals and reap without busy waiting"
+        );
+        return ExitCode::FAILURE;
     }
     if let Err(err) = set_up_reaping(config.subreaper) {
-        log::error!("cannot register as child subreaper: {err}");
-        return 1;
+        log::error!(
+            "cannot register as child subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed: {err}"
+        );
+        return ExitCode::FAILURE;
     }
     if let Some(sig) = config.parent_death_signal
         && let Err(err) = set_up_parent_death_signal(sig)
@@ -80,7 +89,7 @@ fn run() -> i32 {
             "cannot set the parent-death signal {}: {err}",
             signals::name(sig)
         );
-        return 1;
+        return ExitCode::FAILURE;
     }
     log::debug!(
         "Signals never forwarded: {}",
@@ -90,8 +99,8 @@ fn run() -> i32 {
         // Nothing to hand on to a child: let go of it all at once.
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
-            log::error!("cannot start a thread: {err}");
-            1
+            log::error!("cannot wait for signals: {err}");
+            ExitCode::FAILURE
         });
     }
     log::debug!("The main child gets {}", inherited.describe());
@@ -100,16 +109,16 @@ fn run() -> i32 {
         // Only the main child's own status can become 0 through -e; a lost
         // status or a program that could not start never does.
         Ok(Some(status)) => {
-            let code = reaper::exit_code(status);
-            if config.expected_codes[code as usize] {
+            let code = status.exit_code();
+            if config.expected_codes[usize::from(code.get())] {
                 log::debug!("Main child exited with expected code {code}; reporting 0");
-                return 0;
+                return ExitCode::SUCCESS;
             }
             code
         }
         Ok(None) => {
             log::error!("The main child's exit status was lost; reporting failure (exit 1)");
-            1
+            ExitCode::FAILURE
         }
         Err(code) => code,
     }
@@ -151,31 +160,99 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The helper threads of a run with a main child.
+struct Threads {
+    forwarder: forward::Forwarder,
+    /// With a grace period: the reaper thread and the shutdown's channel.
+    grace_period: Option<GracePeriod>,
+}
+
+impl Threads {
+    /// Without a grace period, tini's behaviour: the main thread is the
+    /// reaper. With one, the reaper starts first. Either every thread
+    /// needed runs or none does.
+    fn start(config: &Config) -> std::io::Result<Threads> {
+        let grace_period = config
+            .grace_period
+            .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
+            .transpose()?;
+        let forwarder = forward::start(
+            signals::WaitSet::forwardable(),
+            config.rewrite.clone(),
+            grace_period.as_ref().map(GracePeriod::stop_requests),
+            config.stop_delay,
+        );
+        match forwarder {
+            Ok(forwarder) => Ok(Threads {
+                forwarder,
+                grace_period,
+            }),
+            Err(err) => {
+                if let Some(grace_period) = grace_period {
+                    grace_period.abandon();
+                    threads::wait_until_single_threaded();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends every thread (before any has done anything) and returns once
+    /// the kernel has let go of them, so the tasks they took from a pids
+    /// limit are free again.
+    fn stop(self) {
+        self.forwarder.stop();
+        if let Some(grace_period) = self.grace_period {
+            grace_period.abandon();
+        }
+        threads::wait_until_single_threaded();
+    }
+}
+
 /// Starts the helper threads, then the main child, and waits: returns its
 /// raw wait status (`None` if it was lost), or the exit code that says why
 /// it could not run. Threads start first, since one that fails to start
-/// after the child exists would leave the child running on, orphaned.
-fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
-    let waitset = signals::WaitSet::forwardable();
-    let rewrite = config.rewrite.clone();
-    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-    let threads = match config.grace_period {
-        // tini's behaviour: the main thread is the reaper.
-        None => forward::start(waitset, rewrite, None, config.stop_delay).map(|f| (f, None)),
-        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone()), config.stop_delay)
-            .and_then(|f| {
-                reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
-            }),
+/// after the child exists would leave the child running on, orphaned. When
+/// none can start, tini-rs runs single-threaded (see `one_thread`).
+fn run_main_child(
+    config: &Config,
+    inherited: &'static InheritedState,
+) -> Result<Option<WaitStatus>, ExitCode> {
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
+    let (threads, no_thread) = match Threads::start(config) {
+        Ok(threads) => (Some(threads), None),
+        Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
     };
-    let (forwarder, reaper_thread) = threads.map_err(|err| {
-        log::error!("cannot start a thread: {err}");
-        1
-    })?;
-
-    let main_pid = child::spawn(&config.program, inherited).map_err(|err| {
-        log::error!("{}", err.message);
-        err.exit_code
-    })?;
+    let (threads, main_pid) = match child::spawn(&config.program, inherited) {
+        Ok(pid) => {
+            if let Some(why) = no_thread {
+                log::warn!("{why}; running single-threaded: one loop takes signals and reaps");
+            }
+            (threads, pid)
+        }
+        // A pids limit (or RLIMIT_NPROC) with room for the child only
+        // without the threads: the child matters more.
+        Err(err) if err.errno == Some(libc::EAGAIN) && threads.is_some() => {
+            log::warn!(
+                "{} beside the helper threads; stopping them and running single-threaded: \
+                 one loop takes signals and reaps",
+                err.message
+            );
+            if let Some(threads) = threads {
+                threads.stop();
+            }
+            let pid = child::spawn(&config.program, inherited).map_err(|err| {
+                log::error!("{}", err.message);
+                err.exit_code
+            })?;
+            (None, pid)
+        }
+        Err(err) => {
+            log::error!("{}", err.message);
+            return Err(err.exit_code);
+        }
+    };
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
     let_go_of_inherited_descriptors_and_directory();
     let main_pidfd = match sys::PidFd::open(main_pid) {
@@ -194,28 +271,22 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
         }
     };
     log::debug!("Forwarding signals to {}", target.describe());
-    forwarder.aim(target);
 
-    Ok(match reaper_thread {
-        Some((grace, reaper)) => {
-            // Without a pidfd the shutdown signals the main child by pid,
-            // after checking its start time, read here: nobody waits for it
-            // yet, so it cannot have been reaped and its pid reused.
-            let main_process = main_pidfd
-                .is_none()
-                .then(|| procfs::read_process(main_pid))
-                .flatten();
-            reaper.watch(Some(main_pid));
-            shutdown::Supervisor {
-                events,
-                main_child: Some(shutdown::MainChild {
-                    pid: main_pid,
-                    pidfd: main_pidfd,
-                    process: main_process,
-                }),
+    let Some(threads) = threads else {
+        let forwarding =
+            forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay);
+        let events =
+            one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
+        return Ok(match config.grace_period {
+            Some(grace) => {
+                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
             }
-            .with_grace_period(grace)
-        }
+            None => events.until_main_exits(),
+        });
+    };
+    threads.forwarder.aim(target);
+    Ok(match threads.grace_period {
+        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
         None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
 }
@@ -226,15 +297,18 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
 /// working directory pins its mount. So tini-rs closes every descriptor it
 /// inherited above stderr and moves to `/`; failing either only costs that.
 fn let_go_of_inherited_descriptors_and_directory() {
-    if let Err(err) = sys::close_descriptors_from(3) {
+    // SAFETY: called before tini-rs opens a descriptor of its own (the main
+    // child's pidfd comes after; the threads and channels hold none), so
+    // everything from 3 up was inherited.
+    if let Err(err) = unsafe { sys::close_descriptors_from(3) } {
         log::warn!("cannot close inherited descriptors: {err}");
     }
-    if let Err(err) = nix::unistd::chdir("/") {
+    if let Err(err) = sys::change_to_root_directory() {
         log::warn!("cannot change directory to /: {err}");
     }
 }
 
-fn print_stdout(text: &str) -> i32 {
+fn print_stdout(text: &str) -> ExitCode {
     let _ = std::io::stdout().write_all(text.as_bytes());
-    0
+    ExitCode::SUCCESS
 }
