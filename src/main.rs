@@ -13,6 +13,7 @@
 
 mod child;
 mod cli;
+mod death_report;
 mod event;
 mod forward;
 mod logging;
@@ -91,6 +92,8 @@ fn run() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    // The OOM kill counter's first reading, before any child can die.
+    death_report::start();
     log::debug!(
         "Signals never forwarded: {}",
         signals::names(signals::never_forwarded())
