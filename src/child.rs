@@ -14,6 +14,9 @@
 //!   it again itself.
 //! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
 //!   own pid in `LISTEN_PID`, known only once it exists.
+//! - a new session (dumb-init mode's setsid mode): the child makes it and
+//!   takes the terminal as its controlling terminal, which posix_spawn
+//!   cannot do.
 //!
 //! tini-rs moves to `/` before the spawn, not after, and hands the child
 //! the directory it was started in through a descriptor (a file action
@@ -35,6 +38,8 @@ use std::path::PathBuf;
 pub struct SpawnError {
     pub message: String,
     pub exit_code: i32,
+    /// The system's error number, when one says why.
+    pub errno: Option<i32>,
 }
 
 unsafe extern "C" {
@@ -47,21 +52,35 @@ unsafe extern "C" {
     ) -> libc::c_int;
 }
 
+/// How the main child starts, beyond tini's way.
+#[derive(Clone, Copy, Default)]
+pub struct Start {
+    /// In a new session of its own, with stdin's terminal as its controlling
+    /// terminal (dumb-init's setsid mode), instead of a new process group.
+    pub new_session: bool,
+    /// Say `[dumb-init] setsid complete.` on stderr before exec (dumb-init
+    /// mode's debug output).
+    pub say_setsid_complete: bool,
+}
+
 /// Starts `program[0]` (searched in PATH) with `program[1..]` and returns
 /// its pid. The caller must already block every signal (a SIGTERM arriving
 /// now would otherwise kill tini-rs and orphan the child).
 pub fn spawn(
     program: &[OsString],
     inherited: &'static InheritedState,
+    start: Start,
 ) -> Result<libc::pid_t, SpawnError> {
     let name = program.first().ok_or_else(|| SpawnError {
         message: "no program to run".to_string(),
         exit_code: 1,
+        errno: None,
     })?;
     if name.is_empty() {
         return Err(SpawnError {
             message: "cannot run '': the program name is empty".to_string(),
             exit_code: 127,
+            errno: Some(libc::ENOENT),
         });
     }
     let shown = name.to_string_lossy();
@@ -73,12 +92,13 @@ pub fn spawn(
         .map_err(|_| SpawnError {
             message: format!("cannot run '{shown}': an argument contains a NUL byte"),
             exit_code: 1,
+            errno: Some(libc::EINVAL),
         })?;
     let sockets_for_the_child = sockets_are_passed_to_us();
     let home = leave_working_directory();
     let home = home.as_ref();
-    if inherited.sigchld_ignored() || sockets_for_the_child {
-        return spawn_forked(name, args, inherited, sockets_for_the_child, home)
+    if inherited.sigchld_ignored() || sockets_for_the_child || start.new_session {
+        return spawn_forked(name, args, inherited, sockets_for_the_child, home, start)
             .map_err(|e| exec_error(&shown, e, home));
     }
 
@@ -215,6 +235,7 @@ fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
             path.display()
         ),
         exit_code: 1,
+        errno: Some(libc::EINVAL),
     })
 }
 
@@ -242,22 +263,39 @@ fn spawn_forked(
     inherited: &'static InheritedState,
     with_own_listen_pid: bool,
     home: Option<&OwnedFd>,
+    start: Start,
 ) -> io::Result<libc::pid_t> {
-    let take_terminal = stdin_is_our_terminal();
+    // A new session takes the terminal by TIOCSCTTY, not tcsetpgrp.
+    let take_terminal = !start.new_session && stdin_is_our_terminal();
     // The descriptor stays open (and ours) until the spawn has returned.
     let home = home.map(|dir| dir.as_raw_fd());
     let mut exec = PreparedExec::new(args, with_own_listen_pid);
     // std only forks here; the closure execs with `exec`'s argv.
     let mut command = std::process::Command::new(name);
-    command.process_group(0);
+    if !start.new_session {
+        command.process_group(0);
+    }
     // SAFETY: the closure runs between fork and exec and calls only
-    // async-signal-safe functions (fchdir, tcsetpgrp, getpid, rt_sigaction,
-    // pthread_sigmask, execvpe); it allocates nothing. Descriptors 0 and
+    // async-signal-safe functions (fchdir, setsid, ioctl, write, tcsetpgrp,
+    // getpid, rt_sigaction, pthread_sigmask, execvpe); it allocates nothing. Descriptors 0 and
     // `home` stay open for the borrows' whole (short) life.
     unsafe {
         command.pre_exec(move || {
             if let Some(dir) = home {
                 nix::unistd::fchdir(std::os::fd::BorrowedFd::borrow_raw(dir))?;
+            }
+            if start.new_session {
+                nix::unistd::setsid()?;
+                // As dumb-init: without the terminal (another session has
+                // it, or there is none) the child still runs.
+                if crate::sys::take_controlling_terminal().is_err() && start.say_setsid_complete {
+                    crate::sys::write_stderr_in_child(
+                        b"[dumb-init] Unable to attach to controlling tty.\n",
+                    );
+                }
+                if start.say_setsid_complete {
+                    crate::sys::write_stderr_in_child(b"[dumb-init] setsid complete.\n");
+                }
             }
             // tini-rs ignores SIGTTOU, and so does the child until the
             // restore below: tcsetpgrp from a background group is allowed.
@@ -484,6 +522,7 @@ fn exec_error(name: &str, err: io::Error, home: Option<&OwnedFd>) -> SpawnError 
     SpawnError {
         message: format!("cannot run '{name}': {reason}"),
         exit_code,
+        errno: err.raw_os_error(),
     }
 }
 

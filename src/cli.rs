@@ -36,6 +36,29 @@ pub struct Config {
     /// Problems with the environment that tini tolerates; logged once the
     /// logger is up.
     pub warnings: Vec<String>,
+    /// dumb-init mode's switches (`dumb_init.rs`); `None` in tini mode.
+    pub dumb_init: Option<crate::dumb_init::Mode>,
+}
+
+impl Default for Config {
+    /// tini's defaults, before any option or variable.
+    fn default() -> Self {
+        Config {
+            subreaper: false,
+            parent_death_signal: None,
+            verbosity: DEFAULT_VERBOSITY,
+            warn_on_reap: false,
+            kill_process_group: false,
+            expected_codes: [false; 256],
+            grace_period: None,
+            stop_delay: None,
+            rewrite: RewriteTable::default(),
+            program: Vec::new(),
+            pause: false,
+            warnings: Vec::new(),
+            dumb_init: None,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -60,17 +83,8 @@ pub fn parse(
 ) -> Result<Action, UsageError> {
     let mut config = Config {
         subreaper: env("TINI_SUBREAPER").is_some(),
-        parent_death_signal: None,
-        verbosity: DEFAULT_VERBOSITY,
-        warn_on_reap: false,
         kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
-        expected_codes: [false; 256],
-        grace_period: None,
-        stop_delay: None,
-        rewrite: RewriteTable::default(),
-        program: Vec::new(),
-        pause: false,
-        warnings: Vec::new(),
+        ..Config::default()
     };
     // Options that only say something about the main child, as given on
     // the command line: with -P, which has none, each is a usage error.
@@ -259,7 +273,7 @@ fn check_pause_mode(
 /// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
 /// option off. Exponents, signs, `inf` and `NaN` are refused. `what` names
 /// the option's value in the error.
-fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
+pub(crate) fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
     let well_formed = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && text.bytes().filter(|&b| b == b'.').count() <= 1

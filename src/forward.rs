@@ -10,6 +10,7 @@
 //! order (same signal FIFO, then lowest number); zero syscalls while idle.
 
 use crate::event::Event;
+use crate::logging;
 use crate::signals::{self, RewriteTable, WaitSet};
 use crate::sys::{self, PidFd};
 use std::io;
@@ -64,18 +65,28 @@ fn caused_by_ourselves(sig: i32, info: &libc::siginfo_t) -> bool {
         && unsafe { info.si_pid() } == std::process::id() as libc::pid_t
 }
 
+/// dumb-init mode's differences in passing signals on.
+pub struct DumbInitForwarding {
+    /// Signals dropped the first time they come: the SIGHUP and SIGCONT the
+    /// kernel sends when tini-rs, leading its session, gives up its terminal
+    /// for the main child's new session.
+    pub ignore_once: Vec<i32>,
+}
+
 /// Starts the forwarder thread; it forwards once [`Forwarder::aim`] says
 /// where to. Start it before the main child exists: if the thread cannot
 /// start, nothing is left behind. With `stop_requests`, SIGTERM and SIGINT
 /// (before rewriting) are also reported to the main thread, which starts
 /// the grace period; one that `--rewrite` drops is not a request to stop.
 /// With `stop_delay`, the first such signal is held that long (see
-/// [`HeldStop`]).
+/// [`HeldStop`]). With `dumb_init`, after SIGTSTP, SIGTTIN or SIGTTOU is
+/// passed on tini-rs stops itself (until a SIGCONT), as dumb-init does.
 pub fn start(
     waitset: WaitSet,
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
     stop_delay: Option<Duration>,
+    mut dumb_init: Option<DumbInitForwarding>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
     crate::threads::start("forwarder", move || {
@@ -99,6 +110,14 @@ pub fn start(
             };
             if caused_by_ourselves(sig, &info) {
                 continue;
+            }
+            if let Some(d) = &mut dumb_init {
+                logging::dumb_init_debug(format_args!("Received signal {sig}."));
+                if let Some(i) = d.ignore_once.iter().position(|&s| s == sig) {
+                    d.ignore_once.remove(i);
+                    logging::dumb_init_debug(format_args!("Ignoring tty hand-off signal {sig}."));
+                    continue;
+                }
             }
             let is_stop =
                 (sig == libc::SIGTERM || sig == libc::SIGINT) && rewrite.map(sig).is_some();
@@ -126,6 +145,12 @@ pub fn start(
                 }
             }
             forward(sig, &target, &rewrite);
+            if dumb_init.is_some() && crate::dumb_init::stops_itself_after(sig) {
+                logging::dumb_init_debug(format_args!("Suspending self due to TTY signal."));
+                if let Err(err) = sys::kill(std::process::id() as libc::pid_t, libc::SIGSTOP) {
+                    log::warn!("Could not stop tini-rs itself: {err}");
+                }
+            }
         }
     })?;
     Ok(Forwarder { target: target_tx })
@@ -145,8 +170,14 @@ struct HeldStop {
 fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     let Some(out) = rewrite.map(sig) else {
         log::debug!("Dropping signal {} (rewritten to 0)", signals::name(sig));
+        logging::dumb_init_debug(format_args!(
+            "Not forwarding signal {sig} to children (ignored)."
+        ));
         return;
     };
+    if out != sig {
+        logging::dumb_init_debug(format_args!("Translating signal {sig} to {out}."));
+    }
     if out == sig {
         log::debug!("Passing signal: {}", signals::name(sig));
     } else {
@@ -161,6 +192,7 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
         Target::ProcessByPid(pid) => sys::kill(*pid, out),
         Target::Group(pgid) => sys::kill(-*pgid, out),
     };
+    logging::dumb_init_debug(format_args!("Forwarded signal {out} to children."));
     if let Err(err) = result {
         // ESRCH: the main child is already gone; nothing to pass it to.
         if err.raw_os_error() == Some(libc::ESRCH) {

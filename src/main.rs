@@ -12,6 +12,7 @@
 
 mod child;
 mod cli;
+mod dumb_init;
 mod event;
 mod forward;
 mod logging;
@@ -50,7 +51,25 @@ fn run() -> i32 {
     // SIGTERM would kill tini-rs with the default action.
     let blocked = signals::block_all_in_this_thread();
 
-    let config = match cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
+    let env = |name: &str| std::env::var_os(name);
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let args: Vec<std::ffi::OsString> = args.collect();
+    let parsed = match dumb_init::selected(&argv0, args.first(), &env) {
+        Ok(Some(skip)) => {
+            let prog = argv0.to_string_lossy();
+            match dumb_init::parse(&prog, args.into_iter().skip(skip), env) {
+                Ok(config) => Ok(Action::Run(config)),
+                Err(exit) => {
+                    let _ = std::io::stderr().write_all(exit.message.as_bytes());
+                    return exit.code;
+                }
+            }
+        }
+        Ok(None) => cli::parse(args, env),
+        Err(message) => Err(cli::UsageError(message)),
+    };
+    let config = match parsed {
         Ok(Action::Run(config)) => config,
         Ok(Action::PrintUsage) => return print_stdout(&cli::usage()),
         Ok(Action::PrintVersion) => return print_stdout(&(cli::version() + "\n")),
@@ -61,7 +80,10 @@ fn run() -> i32 {
             return 1;
         }
     };
-    logging::init(config.verbosity);
+    match config.dumb_init {
+        Some(mode) => logging::init_dumb_init(mode.debug),
+        None => logging::init(config.verbosity),
+    }
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
@@ -69,7 +91,7 @@ fn run() -> i32 {
         log::error!("cannot set up signal handling: {err}");
         return 1;
     }
-    if let Err(err) = set_up_reaping(config.subreaper) {
+    if let Err(err) = set_up_reaping(config.subreaper, config.dumb_init.is_none()) {
         log::error!("cannot register as child subreaper: {err}");
         return 1;
     }
@@ -101,6 +123,7 @@ fn run() -> i32 {
         // status or a program that could not start never does.
         Ok(Some(status)) => {
             let code = reaper::exit_code(status);
+            logging::dumb_init_debug(format_args!("Child exited with status {code}. Goodbye."));
             if config.expected_codes[code as usize] {
                 log::debug!("Main child exited with expected code {code}; reporting 0");
                 return 0;
@@ -115,9 +138,35 @@ fn run() -> i32 {
     }
 }
 
+/// The message and exit code of a main child that could not start: tini's
+/// (section 4 of docs/DESIGN.md), or dumb-init's `[dumb-init] PROGRAM:
+/// REASON` and exit 2.
+fn spawn_failed(config: &Config, err: child::SpawnError) -> i32 {
+    match (config.dumb_init, err.errno) {
+        (Some(_), Some(errno)) => {
+            let program = config.program.first().cloned().unwrap_or_default();
+            log::error!(
+                "{}: {}",
+                program.to_string_lossy(),
+                nix::errno::Errno::from_raw(errno).desc()
+            );
+            2
+        }
+        (Some(_), None) => {
+            log::error!("{}", err.message);
+            2
+        }
+        (None, _) => {
+            log::error!("{}", err.message);
+            err.exit_code
+        }
+    }
+}
+
 /// Makes sure orphans come to tini-rs, and says how (or warns that they
 /// will not).
-fn set_up_reaping(subreaper_asked: bool) -> std::io::Result<()> {
+/// dumb-init never warns about this (nor registers), so its mode does not.
+fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<()> {
     if sys::is_pid1() {
         log::debug!("Running as PID 1: the kernel re-parents orphans to tini-rs");
     } else if sys::is_subreaper() {
@@ -125,6 +174,8 @@ fn set_up_reaping(subreaper_asked: bool) -> std::io::Result<()> {
     } else if subreaper_asked {
         sys::become_subreaper()?;
         log::debug!("Registered as child subreaper");
+    } else if !warn_if_not {
+        log::debug!("Not PID 1 and not a child subreaper: orphans do not come to tini-rs");
     } else {
         log::warn!(
             "tini-rs is not PID 1 and not a child subreaper, so orphans are not re-parented to it \
@@ -156,27 +207,49 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
 /// it could not run. Threads start first, since one that fails to start
 /// after the child exists would leave the child running on, orphaned.
 fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
-    let waitset = signals::WaitSet::forwardable();
+    let new_session = config.dumb_init.is_some_and(|m| m.setsid);
+    let (waitset, dumb_init) = match config.dumb_init {
+        None => (signals::WaitSet::forwardable(), None),
+        Some(_) => (
+            signals::WaitSet::of(dumb_init::forwarded_signals()),
+            Some(forward::DumbInitForwarding {
+                ignore_once: if new_session {
+                    dumb_init::give_up_terminal()
+                } else {
+                    Vec::new()
+                },
+            }),
+        ),
+    };
     let rewrite = config.rewrite.clone();
     let (events_tx, events) = std::sync::mpsc::channel::<Event>();
     let threads = match config.grace_period {
         // tini's behaviour: the main thread is the reaper.
-        None => forward::start(waitset, rewrite, None, config.stop_delay).map(|f| (f, None)),
-        Some(grace) => forward::start(waitset, rewrite, Some(events_tx.clone()), config.stop_delay)
-            .and_then(|f| {
-                reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))
-            }),
+        None => {
+            forward::start(waitset, rewrite, None, config.stop_delay, dumb_init).map(|f| (f, None))
+        }
+        Some(grace) => forward::start(
+            waitset,
+            rewrite,
+            Some(events_tx.clone()),
+            config.stop_delay,
+            dumb_init,
+        )
+        .and_then(|f| reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))),
     };
     let (forwarder, reaper_thread) = threads.map_err(|err| {
         log::error!("cannot start a thread: {err}");
         1
     })?;
 
-    let main_pid = child::spawn(&config.program, inherited).map_err(|err| {
-        log::error!("{}", err.message);
-        err.exit_code
-    })?;
+    let start = child::Start {
+        new_session,
+        say_setsid_complete: new_session && logging::dumb_init_debug_on(),
+    };
+    let main_pid =
+        child::spawn(&config.program, inherited, start).map_err(|err| spawn_failed(config, err))?;
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
+    logging::dumb_init_debug(format_args!("Child spawned with PID {main_pid}."));
     let_go_of_inherited_descriptors_and_directory();
     let main_pidfd = match sys::PidFd::open(main_pid) {
         Ok(fd) => Some(fd),
@@ -216,7 +289,13 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
             }
             .with_grace_period(grace)
         }
-        None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
+        None => {
+            let status = reaper::reap_until_main_exits(main_pid, config.warn_on_reap);
+            if config.dumb_init.is_some() {
+                dumb_init::main_child_exited(main_pid, new_session, &config.rewrite);
+            }
+            status
+        }
     })
 }
 

@@ -102,6 +102,7 @@ fn reap(
         match wait_any(0) {
             Ok(Some((pid, status))) if main_pid == Some(pid) => {
                 log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+                dumb_init_report(pid, status);
                 log::info!("Main child exited with status {}", exit_code(status));
                 main_pid = None;
                 if on_main_exit(status) {
@@ -118,10 +119,33 @@ fn reap(
 /// Logs a reaped process that is not the main child.
 fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    dumb_init_report(pid, status);
     if warn_on_reap {
         log::warn!("Reaped zombie process with pid={pid}");
     } else {
         log::debug!("Reaped zombie process with pid={pid}");
+    }
+}
+
+/// dumb-init mode's debug lines for a reaped process (nothing otherwise).
+/// dumb-init reaps when SIGCHLD comes, and says so; tini-rs's reaper waits
+/// in waitpid instead, and says the same.
+fn dumb_init_report(pid: libc::pid_t, status: i32) {
+    use crate::logging::dumb_init_debug;
+    if !crate::logging::dumb_init_debug_on() {
+        return;
+    }
+    dumb_init_debug(format_args!("Received signal {}.", libc::SIGCHLD));
+    if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        dumb_init_debug(format_args!(
+            "A child with PID {pid} was terminated by signal {sig}."
+        ));
+    } else {
+        let code = exit_code(status);
+        dumb_init_debug(format_args!(
+            "A child with PID {pid} exited with exit status {code}."
+        ));
     }
 }
 

@@ -211,3 +211,34 @@ pub fn set_raw_disposition(sig: i32, disposition: libc::sighandler_t) -> io::Res
         std::ptr::null_mut(),
     )
 }
+
+/// `ioctl(0, TIOCNOTTY)`: tini-rs gives up its controlling terminal (stdin)
+/// so that the main child's new session can take it. When tini-rs leads
+/// its session, the kernel then sends SIGHUP and SIGCONT to the terminal's
+/// foreground group. Raw libc: nix has no wrapper for this ioctl.
+pub fn give_up_controlling_terminal() -> io::Result<()> {
+    // SAFETY: TIOCNOTTY takes no argument; fd 0 is only read by the kernel.
+    check_syscall(unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCNOTTY) }.into())?;
+    Ok(())
+}
+
+/// `ioctl(0, TIOCSCTTY, 0)`, in a forked child that has just made its own
+/// session: stdin's terminal becomes its controlling terminal (if no other
+/// session holds it). Async-signal-safe. Raw libc: nix has no wrapper.
+pub fn take_controlling_terminal() -> io::Result<()> {
+    // SAFETY: TIOCSCTTY with 0 (do not steal it from another session).
+    check_syscall(unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) }.into())?;
+    Ok(())
+}
+
+/// True when tini-rs leads its own session.
+pub fn is_session_leader() -> bool {
+    nix::unistd::getsid(None).is_ok_and(|sid| sid == nix::unistd::getpid())
+}
+
+/// Writes `bytes` to stderr with one write(2) and no allocation, for a
+/// forked child before exec. Async-signal-safe; a failure is ignored.
+pub fn write_stderr_in_child(bytes: &[u8]) {
+    // std's Stderr names fd 2 without locking or buffering anything.
+    let _ = nix::unistd::write(std::io::stderr(), bytes);
+}
