@@ -1,6 +1,6 @@
 //! Command line and environment -> [`Config`]. tini's options and variables,
 //! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`
-//! and `-P`. Also the texts
+//! and `-P`. (dumb-init mode's command line is read by `dumb_init.rs`.) Also the texts
 //! tini-rs prints for `-h`, `--version` and `-l`.
 
 use crate::signals::{self, RewriteTable};
@@ -313,6 +313,9 @@ Options:
                        reap orphans, ignore every signal but SIGTERM and
                        SIGINT, which end it with exit 0 (after the
                        --grace-period shutdown of what is left, if set).
+  --dumb-init          As the first argument: read the rest as dumb-init's
+                       command line (dumb-init mode, also chosen by the
+                       name dumb-init); see --dumb-init --help.
 
 Environment:
   TINI_SUBREAPER           present: same as -s
@@ -321,6 +324,7 @@ Environment:
   TINI_GRACE_PERIOD=SECS   same as --grace-period
   TINI_STOP_DELAY=SECS     same as --stop-delay
   TINI_REWRITE=F:T,F:T     same as --rewrite
+  TINI_MODE=dumb-init      dumb-init mode, as --dumb-init (or: tini)
   RUST_LOG                 an env_logger filter; overrides the verbosity
 
 Exit status: the main child's; 128+N if signal N killed it; 127 program not

@@ -137,6 +137,9 @@ pub fn parse(
             for (i, letter) in cluster.char_indices() {
                 match letter {
                     'h' | 'v' | 'V' | 'c' => found.push((letter.to_string(), None)),
+                    // getopt acts on `-h` and `-V` as it meets them, before
+                    // anything after them in the cluster can fail.
+                    _ if found.iter().any(|(o, _)| o == "h" || o == "V") => break,
                     'r' => {
                         let rest = &cluster[i + letter.len_utf8()..];
                         let value = if rest.is_empty() {
@@ -152,11 +155,6 @@ pub fn parse(
                         break;
                     }
                     other => {
-                        // Options before the bad one in the cluster still act
-                        // first, as with getopt (`-hx` prints the help).
-                        if found.iter().any(|(o, _)| o == "h") {
-                            break;
-                        }
                         return Err(usage_error(format!("invalid option -- '{other}'")));
                     }
                 }
@@ -514,7 +512,14 @@ mod tests {
 
     #[test]
     fn help_and_version_exit_zero_in_own_words() {
-        for args in [&["-h"][..], &["--help", "x"], &["--he"], &["-vh"], &["-hx"]] {
+        for args in [
+            &["-h"][..],
+            &["--help", "x"],
+            &["--he"],
+            &["-vh"],
+            &["-hx"],
+            &["-hr"],
+        ] {
             let exit = run(args, &[]).expect_err("help");
             assert_eq!(exit.code, 0, "{args:?}");
             assert!(exit.message.contains("dumb-init mode") && exit.message.contains("--rewrite"));
