@@ -76,19 +76,34 @@ pub struct UsageError(pub String);
 
 pub const DEFAULT_VERBOSITY: u32 = 1;
 
-/// Parses `args` (without argv[0]) and the environment, read through `env`.
+/// Options that only say something about the main child, as given on the
+/// command line: with -P, which has none, each is a usage error.
+type AboutMainChild = Vec<&'static str>;
+
+/// Parses `args` (without argv[0]) and the environment, read through `env`,
+/// in steps: the environment's defaults, the command line (which overrides
+/// them), then the checks that need all of it.
 pub fn parse(
     args: impl IntoIterator<Item = OsString>,
     env: impl Fn(&str) -> Option<OsString>,
 ) -> Result<Action, UsageError> {
+    let mut config = from_environment(&env)?;
+    let mut about_main_child = AboutMainChild::new();
+    if let Some(action) = read_command_line(args, &mut config, &mut about_main_child)? {
+        return Ok(action);
+    }
+    check(&mut config, &about_main_child, &env)?;
+    Ok(Action::Run(Box::new(config)))
+}
+
+/// The defaults the environment sets; the command line overrides them.
+/// (`TINI_VERBOSITY` comes last, in [`check`]: it overrides `-v`, as in tini.)
+fn from_environment(env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, UsageError> {
     let mut config = Config {
         subreaper: env("TINI_SUBREAPER").is_some(),
         kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
         ..Config::default()
     };
-    // Options that only say something about the main child, as given on
-    // the command line: with -P, which has none, each is a usage error.
-    let mut about_main_child: Vec<&'static str> = Vec::new();
     if let Some(value) = env("TINI_GRACE_PERIOD") {
         config.grace_period = parse_seconds(&value.to_string_lossy(), "grace period")
             .map_err(|e| UsageError(format!("TINI_GRACE_PERIOD: {e}")))?;
@@ -109,7 +124,16 @@ pub fn parse(
                 .map_err(|e| UsageError(format!("TINI_REWRITE: {e}")))?;
         }
     }
+    Ok(config)
+}
 
+/// The options, then the program and its arguments. `Some` for an option
+/// that asks for something other than a run (`-h`, `--version`, `-l`).
+fn read_command_line(
+    args: impl IntoIterator<Item = OsString>,
+    config: &mut Config,
+    about_main_child: &mut AboutMainChild,
+) -> Result<Option<Action>, UsageError> {
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let Some(text) = arg.to_str() else {
@@ -126,36 +150,8 @@ pub fn parse(
             break;
         }
         if let Some(long) = text.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            let mut value = || -> Result<String, UsageError> {
-                match inline.clone() {
-                    Some(v) => Ok(v),
-                    None => args
-                        .next()
-                        .map(|v| v.to_string_lossy().into_owned())
-                        .ok_or_else(|| UsageError(format!("option '--{name}' needs a value"))),
-                }
-            };
-            match name {
-                "help" => return Ok(Action::PrintUsage),
-                "version" => return Ok(Action::PrintVersion),
-                "grace-period" => {
-                    config.grace_period = parse_seconds(&value()?, "grace period")
-                        .map_err(|e| UsageError(format!("--grace-period: {e}")))?;
-                }
-                "stop-delay" => {
-                    config.stop_delay = parse_seconds(&value()?, "stop delay")
-                        .map_err(|e| UsageError(format!("--stop-delay: {e}")))?;
-                    about_main_child.push("--stop-delay");
-                }
-                "rewrite" => {
-                    config.rewrite.add_rule(&value()?).map_err(UsageError)?;
-                    about_main_child.push("--rewrite");
-                }
-                _ => return Err(UsageError(format!("unknown option '{text}'"))),
+            if let Some(action) = read_long_option(long, &mut args, config, about_main_child)? {
+                return Ok(Some(action));
             }
             continue;
         }
@@ -163,58 +159,133 @@ pub fn parse(
             config.program.push(arg);
             break;
         };
-        // A cluster of short options, getopt style: `-vvv`, `-sw`, `-e5`, `-e 5`.
-        for (i, flag) in cluster.char_indices() {
-            match flag {
-                'h' => return Ok(Action::PrintUsage),
-                'l' => return Ok(Action::PrintLicense),
-                's' => config.subreaper = true,
-                'v' => config.verbosity += 1,
-                'w' => config.warn_on_reap = true,
-                'g' => {
-                    config.kill_process_group = true;
-                    about_main_child.push("-g");
-                }
-                'P' => config.pause = true,
-                'e' | 'p' => {
-                    let rest = &cluster[i + 1..];
-                    let value = if rest.is_empty() {
-                        args.next()
-                            .map(|v| v.to_string_lossy().into_owned())
-                            .ok_or_else(|| UsageError(format!("option '-{flag}' needs a value")))?
-                    } else {
-                        rest.to_string()
-                    };
-                    if flag == 'e' {
-                        let code = value.parse::<u8>().map_err(|_| {
-                            UsageError(format!(
-                                "invalid exit code '{value}' for -e (expected 0..255)"
-                            ))
-                        })?;
-                        config.expected_codes[code as usize] = true;
-                        about_main_child.push("-e");
-                    } else {
-                        let sig = signals::parse(&value).ok_or_else(|| {
-                            UsageError(format!("invalid signal '{value}' for -p"))
-                        })?;
-                        // -p's signal is passed on to the child; one tini-rs
-                        // never forwards would do nothing, or kill tini-rs.
-                        if !signals::is_forwardable(sig) {
-                            return Err(UsageError(format!(
-                                "signal '{value}' for -p is one tini-rs never passes on"
-                            )));
-                        }
-                        config.parent_death_signal = Some(sig);
-                    }
-                    break;
-                }
-                other => return Err(UsageError(format!("unknown option '-{other}'"))),
-            }
+        if let Some(action) = read_short_options(cluster, &mut args, config, about_main_child)? {
+            return Ok(Some(action));
         }
     }
     config.program.extend(args);
+    Ok(None)
+}
+
+/// One `--name` or `--name=value` (`long` without its dashes); a value not
+/// given inline is the next word.
+fn read_long_option(
+    long: &str,
+    args: &mut impl Iterator<Item = OsString>,
+    config: &mut Config,
+    about_main_child: &mut AboutMainChild,
+) -> Result<Option<Action>, UsageError> {
+    let (name, inline) = match long.split_once('=') {
+        Some((n, v)) => (n, Some(v.to_string())),
+        None => (long, None),
+    };
+    let mut value = || -> Result<String, UsageError> {
+        match inline.clone() {
+            Some(v) => Ok(v),
+            None => args
+                .next()
+                .map(|v| v.to_string_lossy().into_owned())
+                .ok_or_else(|| UsageError(format!("option '--{name}' needs a value"))),
+        }
+    };
+    match name {
+        "help" => return Ok(Some(Action::PrintUsage)),
+        "version" => return Ok(Some(Action::PrintVersion)),
+        "grace-period" => {
+            config.grace_period = parse_seconds(&value()?, "grace period")
+                .map_err(|e| UsageError(format!("--grace-period: {e}")))?;
+        }
+        "stop-delay" => {
+            config.stop_delay = parse_seconds(&value()?, "stop delay")
+                .map_err(|e| UsageError(format!("--stop-delay: {e}")))?;
+            about_main_child.push("--stop-delay");
+        }
+        "rewrite" => {
+            config.rewrite.add_rule(&value()?).map_err(UsageError)?;
+            about_main_child.push("--rewrite");
+        }
+        _ => return Err(UsageError(format!("unknown option '--{long}'"))),
+    }
+    Ok(None)
+}
+
+/// A cluster of short options, getopt style: `-vvv`, `-sw`, `-e5`, `-e 5`
+/// (`cluster` without its dash). An option that takes a value takes the
+/// rest of the cluster, or else the next word.
+fn read_short_options(
+    cluster: &str,
+    args: &mut impl Iterator<Item = OsString>,
+    config: &mut Config,
+    about_main_child: &mut AboutMainChild,
+) -> Result<Option<Action>, UsageError> {
+    for (i, flag) in cluster.char_indices() {
+        match flag {
+            'h' => return Ok(Some(Action::PrintUsage)),
+            'l' => return Ok(Some(Action::PrintLicense)),
+            's' => config.subreaper = true,
+            'v' => config.verbosity += 1,
+            'w' => config.warn_on_reap = true,
+            'g' => {
+                config.kill_process_group = true;
+                about_main_child.push("-g");
+            }
+            'P' => config.pause = true,
+            'e' | 'p' => {
+                let rest = &cluster[i + 1..];
+                let value = if rest.is_empty() {
+                    args.next()
+                        .map(|v| v.to_string_lossy().into_owned())
+                        .ok_or_else(|| UsageError(format!("option '-{flag}' needs a value")))?
+                } else {
+                    rest.to_string()
+                };
+                if flag == 'e' {
+                    config.expected_codes[usize::from(parse_exit_code(&value)?)] = true;
+                    about_main_child.push("-e");
+                } else {
+                    config.parent_death_signal = Some(parse_parent_death_signal(&value)?);
+                }
+                return Ok(None);
+            }
+            other => return Err(UsageError(format!("unknown option '-{other}'"))),
+        }
+    }
+    Ok(None)
+}
+
+/// `-e CODE`.
+fn parse_exit_code(value: &str) -> Result<u8, UsageError> {
+    value.parse::<u8>().map_err(|_| {
+        UsageError(format!(
+            "invalid exit code '{value}' for -e (expected 0..255)"
+        ))
+    })
+}
+
+/// `-p SIGNAL`.
+fn parse_parent_death_signal(value: &str) -> Result<i32, UsageError> {
+    let sig = signals::parse(value)
+        .ok_or_else(|| UsageError(format!("invalid signal '{value}' for -p")))?;
+    // -p's signal is passed on to the child; one tini-rs never forwards
+    // would do nothing, or kill tini-rs.
+    if !signals::is_forwardable(sig) {
+        return Err(UsageError(format!(
+            "signal '{value}' for -p is one tini-rs never passes on"
+        )));
+    }
+    Ok(sig)
+}
+
+/// What needs the whole command line: a program (or `-P` without one), a
+/// stop delay shorter than the grace period, and `TINI_VERBOSITY`, which
+/// overrides `-v`.
+fn check(
+    config: &mut Config,
+    about_main_child: &[&str],
+    env: &impl Fn(&str) -> Option<OsString>,
+) -> Result<(), UsageError> {
     if config.pause {
-        check_pause_mode(&mut config, &about_main_child, &env)?;
+        check_pause_mode(config, about_main_child, env)?;
     } else if config.program.is_empty() {
         return Err(UsageError("no program to run".to_string()));
     }
@@ -238,7 +309,7 @@ pub fn parse(
             )),
         }
     }
-    Ok(Action::Run(Box::new(config)))
+    Ok(())
 }
 
 /// `-P` runs no program, so a program, or an option about the main child,
@@ -294,7 +365,7 @@ Usage: tini-rs [OPTIONS] [--] PROGRAM [ARGS...]
        tini-rs -P [OPTIONS]
 
 Options:
-  -h                   Show this help and exit.
+  -h, --help           Show this help and exit.
   --version            Show the version and exit.
   -l                   Show the license and exit.
   -s                   Register as a child subreaper (when not PID 1).
@@ -499,6 +570,19 @@ mod tests {
         );
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(!config(&["true"], &[]).pause);
+    }
+
+    /// Every spelling the parser accepts is one a user can find in `-h`.
+    #[test]
+    fn usage_lists_help_in_both_spellings() {
+        assert!(matches!(run(&["--help"], &[]), Ok(Action::PrintUsage)));
+        assert!(
+            usage()
+                .lines()
+                .any(|l| l.trim_start().starts_with("-h, --help")),
+            "{}",
+            usage()
+        );
     }
 
     #[test]

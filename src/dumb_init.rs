@@ -12,11 +12,15 @@
 
 use crate::cli::{self, Config};
 use crate::signals::{self, RewriteTable};
+use crate::status::ExitCode;
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
 /// The name that selects the mode, and the prefix of its log lines.
 pub const NAME: &str = "dumb-init";
+
+/// dumb-init's exit code when the program cannot be started.
+pub const EXEC_FAILED: ExitCode = ExitCode::EXEC_FAILED_DUMB_INIT;
 
 /// How a run in dumb-init mode differs from tini mode; the engine reads it
 /// from [`Config::dumb_init`].
@@ -35,7 +39,7 @@ pub struct Mode {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Exit {
     pub message: String,
-    pub code: i32,
+    pub code: ExitCode,
 }
 
 /// How many leading arguments select the mode (`--dumb-init`: 1), or `None`
@@ -85,7 +89,7 @@ pub fn parse(
 ) -> Result<Box<Config>, Exit> {
     let usage_error = |text: String| Exit {
         message: format!("{prog}: {}\n", crate::logging::one_line(&text)),
-        code: 1,
+        code: ExitCode::FAILURE,
     };
     let mut mode = Mode {
         setsid: true,
@@ -166,13 +170,13 @@ pub fn parse(
                 "h" | "help" => {
                     return Err(Exit {
                         message: help(prog),
-                        code: 0,
+                        code: ExitCode::SUCCESS,
                     });
                 }
                 "V" | "version" => {
                     return Err(Exit {
                         message: format!("{} (dumb-init mode)\n", cli::version()),
-                        code: 0,
+                        code: ExitCode::SUCCESS,
                     });
                 }
                 "v" | "verbose" => mode.debug = true,
@@ -355,7 +359,7 @@ pub fn main_child_exited(main_pid: libc::pid_t, setsid: bool, rewrite: &RewriteT
     };
     if setsid {
         // ESRCH: nothing is left in the group.
-        let _ = crate::sys::kill(-main_pid, sig);
+        let _ = crate::sys::kill_process_group(main_pid, sig);
     }
     dumb_init_debug(format_args!("Forwarded signal {sig} to children."));
 }
@@ -521,12 +525,12 @@ mod tests {
             &["-hr"],
         ] {
             let exit = run(args, &[]).expect_err("help");
-            assert_eq!(exit.code, 0, "{args:?}");
+            assert_eq!(exit.code, ExitCode::SUCCESS, "{args:?}");
             assert!(exit.message.contains("dumb-init mode") && exit.message.contains("--rewrite"));
         }
         for args in [&["-V"][..], &["--version"], &["--vers"]] {
             let exit = run(args, &[]).expect_err("version");
-            assert_eq!(exit.code, 0);
+            assert_eq!(exit.code, ExitCode::SUCCESS);
             assert!(
                 exit.message.starts_with("tini-rs version "),
                 "{}",
@@ -558,7 +562,7 @@ mod tests {
             ),
         ] {
             let exit = run(args, &[]).expect_err("an error");
-            assert_eq!(exit.code, 1, "{args:?}");
+            assert_eq!(exit.code, ExitCode::FAILURE, "{args:?}");
             assert!(
                 exit.message.contains(needle),
                 "{args:?}: {:?}",
@@ -591,7 +595,7 @@ mod tests {
             let mut args = extra.to_vec();
             args.extend(["echo", "oh,", "hi"]);
             let exit = run(&args, &[]).expect_err("an error");
-            assert_eq!(exit.code, 1, "{args:?}");
+            assert_eq!(exit.code, ExitCode::FAILURE, "{args:?}");
             assert!(exit.message.contains("-r"), "{args:?}: {:?}", exit.message);
             assert_eq!(exit.message.matches('\n').count(), 1);
         }

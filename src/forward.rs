@@ -12,6 +12,7 @@
 use crate::event::Event;
 use crate::logging;
 use crate::signals::{self, RewriteTable, WaitSet};
+use crate::sys::signal::Taken;
 use crate::sys::{self, PidFd};
 use std::io;
 use std::sync::mpsc::{Sender, channel};
@@ -58,11 +59,8 @@ impl Forwarder {
 /// nobody sent it. The kernel marks it as sent by us (SI_USER, our pid); a
 /// SIGPIPE someone else sends, or that tini-rs re-raises for `-p` (with
 /// sigqueue: SI_QUEUE), is forwarded as usual.
-fn caused_by_ourselves(sig: i32, info: &libc::siginfo_t) -> bool {
-    // SAFETY: si_pid is valid to read for SI_USER.
-    sig == libc::SIGPIPE
-        && info.si_code == libc::SI_USER
-        && unsafe { info.si_pid() } == std::process::id() as libc::pid_t
+fn caused_by_ourselves(taken: &Taken) -> bool {
+    taken.sig == libc::SIGPIPE && taken.killed_by == Some(sys::own_pid())
 }
 
 /// dumb-init mode's differences in passing signals on.
@@ -100,7 +98,7 @@ pub fn start(
                 None => Some(waitset.wait()),
                 Some(h) => waitset.wait_until(h.until),
             };
-            let Some((sig, info)) = taken else {
+            let Some(taken) = taken else {
                 // The delay is over.
                 if let Some(h) = held.take() {
                     log::info!("Stop delay over; passing on {}", signals::name(h.sig));
@@ -108,9 +106,10 @@ pub fn start(
                 }
                 continue;
             };
-            if caused_by_ourselves(sig, &info) {
+            if caused_by_ourselves(&taken) {
                 continue;
             }
+            let sig = taken.sig;
             if let Some(d) = &mut dumb_init {
                 logging::dumb_init_debug(format_args!("Received signal {sig}."));
                 if let Some(i) = d.ignore_once.iter().position(|&s| s == sig) {
@@ -147,7 +146,7 @@ pub fn start(
             forward(sig, &target, &rewrite);
             if dumb_init.is_some() && crate::dumb_init::stops_itself_after(sig) {
                 logging::dumb_init_debug(format_args!("Suspending self due to TTY signal."));
-                if let Err(err) = sys::kill(std::process::id() as libc::pid_t, libc::SIGSTOP) {
+                if let Err(err) = sys::kill_process(sys::own_pid(), libc::SIGSTOP) {
                     log::warn!("Could not stop tini-rs itself: {err}");
                 }
             }
@@ -189,13 +188,13 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     }
     let result = match target {
         Target::Process(pidfd) => pidfd.send_signal(out),
-        Target::ProcessByPid(pid) => sys::kill(*pid, out),
-        Target::Group(pgid) => sys::kill(-*pgid, out),
+        Target::ProcessByPid(pid) => sys::kill_process(*pid, out),
+        Target::Group(pgid) => sys::kill_process_group(*pgid, out),
     };
     logging::dumb_init_debug(format_args!("Forwarded signal {out} to children."));
     if let Err(err) = result {
         // ESRCH: the main child is already gone; nothing to pass it to.
-        if err.raw_os_error() == Some(libc::ESRCH) {
+        if sys::is_gone(&err) {
             log::debug!("Main child is gone; {} not passed on", signals::name(out));
         } else {
             log::warn!(
@@ -230,7 +229,7 @@ mod tests {
                 let sig = libc::sigwaitinfo(&set, &mut info);
                 let code = if sig != libc::SIGPIPE {
                     3
-                } else if caused_by_ourselves(sig, &info) {
+                } else if caused_by_ourselves(&Taken::from_info(sig, &info)) {
                     1
                 } else {
                     0

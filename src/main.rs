@@ -1,6 +1,7 @@
 //! tini-rs: a tiny, exact init for containers. This file only wires the
-//! parts together, in the order the process lives: parse, set up signals,
-//! spawn the main child, start the forwarder and the reaper, wait, exit.
+//! parts together, in the order the process lives: set up signals, parse,
+//! start the helper threads (the reaper first, when there is a grace
+//! period; then the forwarder), spawn the main child, wait, exit.
 //!
 //! `no_main`: the Rust runtime's own start-up sets SIGPIPE to ignored before
 //! `main`, after which the disposition tini-rs inherited cannot be known.
@@ -21,12 +22,14 @@ mod procfs;
 mod reaper;
 mod shutdown;
 mod signals;
+mod status;
 mod sys;
 mod threads;
 
 use cli::{Action, Config};
-use event::Event;
+use shutdown::GracePeriod;
 use signals::InheritedState;
+use status::{ExitCode, WaitStatus};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -35,15 +38,11 @@ static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 #[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
-    std::process::exit(run())
+    std::process::exit(run().get().into())
 }
 
-fn run() -> i32 {
-    // One malloc arena for every thread: glibc would otherwise give the
-    // reaper and the forwarder arenas of their own on their first
-    // allocation, resident memory that a process this small never needs.
-    // SAFETY: mallopt only tunes the allocator; called before any thread.
-    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+fn run() -> ExitCode {
+    sys::use_one_malloc_arena();
     // Before anything touches signals: what the child must get back.
     let inherited = INHERITED.get_or_init(InheritedState::capture);
     // Every thread keeps all signals blocked; the forwarder takes the
@@ -77,7 +76,7 @@ fn run() -> i32 {
         Err(cli::UsageError(message)) => {
             let message = logging::one_line(&message);
             let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
-            return 1;
+            return ExitCode::FAILURE;
         }
     };
     match config.dumb_init {
@@ -89,11 +88,11 @@ fn run() -> i32 {
     }
     if let Err(err) = blocked.and_then(|_| signals::take_over_dispositions()) {
         log::error!("cannot set up signal handling: {err}");
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Err(err) = set_up_reaping(config.subreaper, config.dumb_init.is_none()) {
         log::error!("cannot register as child subreaper: {err}");
-        return 1;
+        return ExitCode::FAILURE;
     }
     if let Some(sig) = config.parent_death_signal
         && let Err(err) = set_up_parent_death_signal(sig)
@@ -102,7 +101,7 @@ fn run() -> i32 {
             "cannot set the parent-death signal {}: {err}",
             signals::name(sig)
         );
-        return 1;
+        return ExitCode::FAILURE;
     }
     log::debug!(
         "Signals never forwarded: {}",
@@ -113,7 +112,7 @@ fn run() -> i32 {
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
             log::error!("cannot start a thread: {err}");
-            1
+            ExitCode::FAILURE
         });
     }
     log::debug!("The main child gets {}", inherited.describe());
@@ -122,50 +121,25 @@ fn run() -> i32 {
         // Only the main child's own status can become 0 through -e; a lost
         // status or a program that could not start never does.
         Ok(Some(status)) => {
-            let code = reaper::exit_code(status);
+            let code = status.exit_code();
             logging::dumb_init_debug(format_args!("Child exited with status {code}. Goodbye."));
-            if config.expected_codes[code as usize] {
+            if config.expected_codes[usize::from(code.get())] {
                 log::debug!("Main child exited with expected code {code}; reporting 0");
-                return 0;
+                return ExitCode::SUCCESS;
             }
             code
         }
         Ok(None) => {
             log::error!("The main child's exit status was lost; reporting failure (exit 1)");
-            1
+            ExitCode::FAILURE
         }
         Err(code) => code,
     }
 }
 
-/// The message and exit code of a main child that could not start: tini's
-/// (section 4 of docs/DESIGN.md), or dumb-init's `[dumb-init] PROGRAM:
-/// REASON` and exit 2.
-fn spawn_failed(config: &Config, err: child::SpawnError) -> i32 {
-    match (config.dumb_init, err.errno) {
-        (Some(_), Some(errno)) => {
-            let program = config.program.first().cloned().unwrap_or_default();
-            log::error!(
-                "{}: {}",
-                program.to_string_lossy(),
-                nix::errno::Errno::from_raw(errno).desc()
-            );
-            2
-        }
-        (Some(_), None) => {
-            log::error!("{}", err.message);
-            2
-        }
-        (None, _) => {
-            log::error!("{}", err.message);
-            err.exit_code
-        }
-    }
-}
-
 /// Makes sure orphans come to tini-rs, and says how (or warns that they
-/// will not).
-/// dumb-init never warns about this (nor registers), so its mode does not.
+/// will not, unless `warn_if_not` is false: dumb-init never warns about
+/// this, so its mode does not).
 fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<()> {
     if sys::is_pid1() {
         log::debug!("Running as PID 1: the kernel re-parents orphans to tini-rs");
@@ -206,7 +180,20 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
 /// raw wait status (`None` if it was lost), or the exit code that says why
 /// it could not run. Threads start first, since one that fails to start
 /// after the child exists would leave the child running on, orphaned.
-fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result<Option<i32>, i32> {
+fn run_main_child(
+    config: &Config,
+    inherited: &'static InheritedState,
+) -> Result<Option<WaitStatus>, ExitCode> {
+    let cannot_start_thread = |err: std::io::Error| {
+        log::error!("cannot start a thread: {err}");
+        ExitCode::FAILURE
+    };
+    // Without a grace period, tini's behaviour: the main thread is the reaper.
+    let grace_period = config
+        .grace_period
+        .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
+        .transpose()
+        .map_err(cannot_start_thread)?;
     let new_session = config.dumb_init.is_some_and(|m| m.setsid);
     let (waitset, dumb_init) = match config.dumb_init {
         None => (signals::WaitSet::forwardable(), None),
@@ -221,26 +208,14 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
             }),
         ),
     };
-    let rewrite = config.rewrite.clone();
-    let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-    let threads = match config.grace_period {
-        // tini's behaviour: the main thread is the reaper.
-        None => {
-            forward::start(waitset, rewrite, None, config.stop_delay, dumb_init).map(|f| (f, None))
-        }
-        Some(grace) => forward::start(
-            waitset,
-            rewrite,
-            Some(events_tx.clone()),
-            config.stop_delay,
-            dumb_init,
-        )
-        .and_then(|f| reaper::start(config.warn_on_reap, events_tx).map(|r| (f, Some((grace, r))))),
-    };
-    let (forwarder, reaper_thread) = threads.map_err(|err| {
-        log::error!("cannot start a thread: {err}");
-        1
-    })?;
+    let forwarder = forward::start(
+        waitset,
+        config.rewrite.clone(),
+        grace_period.as_ref().map(GracePeriod::stop_requests),
+        config.stop_delay,
+        dumb_init,
+    )
+    .map_err(cannot_start_thread)?;
 
     let start = child::Start {
         new_session,
@@ -269,26 +244,8 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     log::debug!("Forwarding signals to {}", target.describe());
     forwarder.aim(target);
 
-    Ok(match reaper_thread {
-        Some((grace, reaper)) => {
-            // Without a pidfd the shutdown signals the main child by pid,
-            // after checking its start time, read here: nobody waits for it
-            // yet, so it cannot have been reaped and its pid reused.
-            let main_process = main_pidfd
-                .is_none()
-                .then(|| procfs::read_process(main_pid))
-                .flatten();
-            reaper.watch(Some(main_pid));
-            shutdown::Supervisor {
-                events,
-                main_child: Some(shutdown::MainChild {
-                    pid: main_pid,
-                    pidfd: main_pidfd,
-                    process: main_process,
-                }),
-            }
-            .with_grace_period(grace)
-        }
+    Ok(match grace_period {
+        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
         None => {
             let status = reaper::reap_until_main_exits(main_pid, config.warn_on_reap);
             if config.dumb_init.is_some() {
@@ -299,21 +256,46 @@ fn run_main_child(config: &Config, inherited: &'static InheritedState) -> Result
     })
 }
 
+/// The message and exit code of a main child that could not start: tini's
+/// (section 4 of docs/DESIGN.md), or dumb-init's `[dumb-init] PROGRAM:
+/// REASON` (the logger adds the prefix) and exit 2.
+fn spawn_failed(config: &Config, err: child::SpawnError) -> ExitCode {
+    if config.dumb_init.is_none() {
+        log::error!("{}", err.message);
+        return err.exit_code;
+    }
+    match err.errno {
+        Some(errno) => {
+            let program = config.program.first().cloned().unwrap_or_default();
+            log::error!(
+                "{}: {}",
+                program.to_string_lossy(),
+                nix::errno::Errno::from_raw(errno).desc()
+            );
+        }
+        None => log::error!("{}", err.message),
+    }
+    dumb_init::EXEC_FAILED
+}
+
 /// The child (if any) has its own copies now. PID 1 outlives every process in the
 /// container, so what it keeps stays held: a listening socket stays open
 /// after the application closed it, a pipe never sees end-of-file, and a
 /// working directory pins its mount. So tini-rs closes every descriptor it
 /// inherited above stderr and moves to `/`; failing either only costs that.
 fn let_go_of_inherited_descriptors_and_directory() {
-    if let Err(err) = sys::close_descriptors_from(3) {
+    // SAFETY: called before tini-rs opens a descriptor of its own (the main
+    // child's pidfd comes after; the threads and channels hold none), so
+    // everything from 3 up was inherited.
+    if let Err(err) = unsafe { sys::close_descriptors_from(3) } {
         log::warn!("cannot close inherited descriptors: {err}");
     }
-    if let Err(err) = nix::unistd::chdir("/") {
+    if let Err(err) = sys::change_to_root_directory() {
         log::warn!("cannot change directory to /: {err}");
     }
 }
 
-fn print_stdout(text: &str) -> i32 {
+fn print_stdout(text: &str) -> ExitCode {
     let _ = std::io::stdout().write_all(text.as_bytes());
-    0
+    ExitCode::SUCCESS
 }

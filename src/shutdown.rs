@@ -7,15 +7,25 @@
 //! kernel applies atomically to the whole namespace; as a subreaper by
 //! walking our own descendants in /proc, again and again, so that processes
 //! forked meanwhile are not missed. At the deadline every survivor, the main
-//! child included, gets SIGKILL. The reaper keeps reaping throughout, and
-//! tini-rs returns only when it reports that no child is left.
+//! child included, gets SIGKILL, and again every 20 ms for forks that raced
+//! it. The reaper keeps reaping throughout, and tini-rs returns only when it
+//! reports that no child is left.
+//!
+//! [`GracePeriod::start`] is the one way in, for a run with a main child and
+//! for pause mode alike: it starts the reaper thread before any child
+//! exists. One blocking call then runs the whole end of life:
+//! [`GracePeriod::run_until_every_descendant_is_gone`], or in pause mode
+//! [`GracePeriod::stop_every_descendant`].
 
 use crate::event::Event;
 use crate::procfs::{self, Process};
+use crate::reaper::{self, Reaper};
+use crate::status::WaitStatus;
 use crate::sys::{self, PidFd};
 use nix::sys::signal::Signal;
 use std::collections::HashSet;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::io;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
 /// How often a subreaper looks for descendants it has not signalled yet.
@@ -23,25 +33,88 @@ const RESCAN_INTERVAL: Duration = Duration::from_millis(100);
 /// How often survivors of SIGKILL (new forks) are looked for after the deadline.
 const KILL_RESCAN_INTERVAL: Duration = Duration::from_millis(20);
 
-/// The main thread's side of a run with a grace period: it waits for the
-/// reaper's and the forwarder's events and keeps the clock.
-pub struct Supervisor {
-    pub events: Receiver<Event>,
-    /// `None` in pause mode (`-P`): every descendant is stopped as soon as
-    /// the stop is requested.
-    pub main_child: Option<MainChild>,
+/// A run with a grace period: the reaper thread, and the channel on which
+/// it and the forwarder tell the main thread what happened.
+pub struct GracePeriod {
+    grace: Duration,
+    reaper: Reaper,
+    events: Receiver<Event>,
+    /// Held for the whole run, so `events` can never be disconnected: a
+    /// receive only ever returns an event or times out.
+    events_tx: Sender<Event>,
+}
+
+impl GracePeriod {
+    /// Starts the reaper thread. Call it before the main child exists
+    /// (failing later would leave the child running on, orphaned) and, in
+    /// pause mode, before the pause (failing at the stop would leave the
+    /// descendants without their bounded shutdown).
+    pub fn start(grace: Duration, warn_on_reap: bool) -> io::Result<GracePeriod> {
+        let (events_tx, events) = channel::<Event>();
+        let reaper = reaper::start(warn_on_reap, events_tx.clone())?;
+        Ok(GracePeriod {
+            grace,
+            reaper,
+            events,
+            events_tx,
+        })
+    }
+
+    /// Where the forwarder reports SIGTERM and SIGINT, which start the clock.
+    pub fn stop_requests(&self) -> Sender<Event> {
+        self.events_tx.clone()
+    }
+
+    /// Blocks through the whole end of life: until the main child `pid`
+    /// (signalled through `pidfd` where there is one) has exited, its
+    /// siblings and their descendants have been stopped within the grace
+    /// period, and no child is left. Returns the main child's raw wait
+    /// status; `None` if it was lost (see [`Event::ReaperFailed`]).
+    pub fn run_until_every_descendant_is_gone(
+        self,
+        pid: libc::pid_t,
+        pidfd: Option<PidFd>,
+    ) -> Option<WaitStatus> {
+        // Before the reaper learns the pid: nobody waits for the main child
+        // yet, so it cannot have been reaped and its pid reused.
+        let main_child = MainChild::new(pid, pidfd);
+        self.reaper.watch(Some(pid));
+        EndOfLife::new(self.grace, Some(main_child)).run(&self.events)
+    }
+
+    /// Pause mode (`-P`), at SIGTERM or SIGINT: every descendant is asked to
+    /// stop now, killed at the deadline, and reaped; blocks until none is
+    /// left.
+    pub fn stop_every_descendant(self) {
+        // The reaper thread takes over from here: blocking in waitpid(-1)
+        // now ends, with ECHILD, exactly when the last descendant is gone.
+        let _ = self.events_tx.send(Event::StopRequested);
+        self.reaper.watch(None);
+        EndOfLife::new(self.grace, None).run(&self.events);
+    }
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
-/// one, else its /proc entry (read only then), to check the pid still names
-/// it before signalling by pid.
-pub struct MainChild {
-    pub pid: libc::pid_t,
-    pub pidfd: Option<PidFd>,
-    pub process: Option<Process>,
+/// one, else its /proc entry, to check the pid still names it before
+/// signalling by pid.
+struct MainChild {
+    pid: libc::pid_t,
+    pidfd: Option<PidFd>,
+    process: Option<Process>,
 }
 
 impl MainChild {
+    /// Reads the main child's /proc entry when there is no pidfd. Call it
+    /// before the reaper may reap the main child.
+    fn new(pid: libc::pid_t, pidfd: Option<PidFd>) -> MainChild {
+        let process = pidfd.is_none().then(|| procfs::read_process(pid)).flatten();
+        MainChild {
+            pid,
+            pidfd,
+            process,
+        }
+    }
+
     /// SIGKILL to the main child, unless it is gone. Call it only before the
     /// reaper reported its exit.
     fn kill(&self) -> bool {
@@ -53,96 +126,135 @@ impl MainChild {
     }
 }
 
-impl Supervisor {
-    /// Blocks until every descendant is gone and returns the main child's
-    /// raw wait status; `None` if it was lost (see [`Event::ReaperFailed`]).
-    pub fn with_grace_period(self, grace: Duration) -> Option<i32> {
-        let mut shutdown: Option<Shutdown> = None;
-        let mut main_status = None;
-        // Until then the other descendants are left alone.
-        let mut main_gone = self.main_child.is_none();
+/// The main thread's side of the end of life: it waits for the reaper's
+/// and the forwarder's events and keeps the clock.
+struct EndOfLife {
+    grace: Duration,
+    /// Until the reaper reports its exit; `None` from the start in pause
+    /// mode. While it lives, the other descendants are left alone.
+    main_child: Option<MainChild>,
+    /// The main child's raw wait status, once reported.
+    main_status: Option<WaitStatus>,
+    /// Once the clock has started.
+    stopping: Option<Stopping>,
+}
+
+impl EndOfLife {
+    fn new(grace: Duration, main_child: Option<MainChild>) -> EndOfLife {
+        EndOfLife {
+            grace,
+            main_child,
+            main_status: None,
+            stopping: None,
+        }
+    }
+
+    fn main_gone(&self) -> bool {
+        self.main_child.is_none()
+    }
+
+    /// Returns once the reaper reports that no child is left (or that it
+    /// failed), with the main child's status if it was reported.
+    fn run(mut self, events: &Receiver<Event>) -> Option<WaitStatus> {
         loop {
-            let event = match &shutdown {
+            // `None`: the wake-up time came with no event, so there is work
+            // (the channel cannot be disconnected: see `GracePeriod`).
+            let event = match &self.stopping {
                 // Nothing is happening: block, zero wake-ups.
-                None => self
-                    .events
-                    .recv()
-                    .map_err(|_| RecvTimeoutError::Disconnected),
-                Some(s) => self.events.recv_timeout(s.next_wake(main_gone)),
+                None => events.recv().ok(),
+                Some(s) => events.recv_timeout(s.next_wake(self.main_gone())).ok(),
             };
             match event {
-                Ok(Event::StopRequested) => {
-                    if shutdown.is_none() {
-                        log::info!(
-                            "Shutdown: stop signal received; everything has {grace:?} from now"
-                        );
-                        let s = shutdown.insert(Shutdown::new(grace));
-                        if main_gone {
-                            s.terminate_descendants();
-                        }
-                    }
-                }
-                Ok(Event::MainExited(status)) => {
-                    main_status = Some(status);
-                    main_gone = true;
-                    let s = shutdown.get_or_insert_with(|| Shutdown::new(grace));
-                    log::info!(
-                        "Shutdown: main child exited after {} ms; stopping the other descendants",
-                        s.started.elapsed().as_millis()
-                    );
-                    s.terminate_descendants();
-                }
-                Ok(Event::NoChildren | Event::ReaperFailed)
-                | Err(RecvTimeoutError::Disconnected) => {
-                    if let Some(s) = &shutdown {
+                Some(Event::StopRequested) => self.on_stop_requested(),
+                Some(Event::MainExited(status)) => self.on_main_exited(status),
+                Some(Event::NoChildren | Event::ReaperFailed) => {
+                    if let Some(s) = &self.stopping {
                         s.report();
                     }
-                    return main_status;
+                    return self.main_status;
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    let Some(s) = &mut shutdown else { continue };
-                    if Instant::now() >= s.deadline {
-                        if let Some(main_child) = &self.main_child {
-                            // Once: later passes find it in the walk (or kill(-1)).
-                            if !main_gone && !s.killed_at_deadline && main_child.kill() {
-                                s.killed += 1;
-                                log::info!(
-                                    "Shutdown: grace period over; main child still running, sending SIGKILL"
-                                );
-                            }
-                        }
-                        s.kill_descendants(self.main_child.as_ref().map(|m| m.pid));
-                    } else if main_gone {
-                        s.terminate_descendants();
-                    }
-                }
+                None => self.on_wake_up(),
             }
+        }
+    }
+
+    fn on_stop_requested(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        log::info!(
+            "Shutdown: stop signal received; everything has {:?} from now",
+            self.grace
+        );
+        let main_gone = self.main_gone();
+        let s = self.stopping.insert(Stopping::new(self.grace));
+        if main_gone {
+            s.terminate_descendants();
+        }
+    }
+
+    fn on_main_exited(&mut self, status: WaitStatus) {
+        self.main_status = Some(status);
+        self.main_child = None;
+        let s = match &mut self.stopping {
+            Some(s) => {
+                log::info!(
+                    "Shutdown: main child exited {} ms after the stop signal; stopping the other descendants",
+                    s.started.elapsed().as_millis()
+                );
+                s
+            }
+            None => {
+                log::info!(
+                    "Shutdown: main child exited; the other descendants have {:?} from now",
+                    self.grace
+                );
+                self.stopping.insert(Stopping::new(self.grace))
+            }
+        };
+        s.terminate_descendants();
+    }
+
+    fn on_wake_up(&mut self) {
+        let main_gone = self.main_gone();
+        let Some(s) = &mut self.stopping else {
+            return;
+        };
+        if Instant::now() >= s.deadline {
+            s.kill_everything(self.main_child.as_ref());
+        } else if main_gone {
+            s.terminate_descendants();
         }
     }
 }
 
 /// The state of a shutdown in progress.
-struct Shutdown {
+struct Stopping {
     started: Instant,
     deadline: Instant,
     /// Processes sent SIGTERM, by (pid, start time) so a reused pid is a new process.
     terminated: HashSet<(libc::pid_t, u64)>,
     /// Processes sent SIGKILL (the main child included).
     killed: usize,
+    /// Of those, the ones sent SIGTERM first: the rest of `terminated`
+    /// exited by themselves. (A process forked after the last SIGTERM pass
+    /// is SIGKILLed without ever being asked nicely.)
+    killed_after_sigterm: usize,
     killed_at_deadline: bool,
     as_pid1: bool,
     /// As PID 1: the one kill(-1, SIGTERM) has been sent.
     terminated_namespace: bool,
 }
 
-impl Shutdown {
+impl Stopping {
     fn new(grace: Duration) -> Self {
         let started = Instant::now();
-        Shutdown {
+        Stopping {
             started,
             deadline: started + grace,
             terminated: HashSet::new(),
             killed: 0,
+            killed_after_sigterm: 0,
             killed_at_deadline: false,
             as_pid1: sys::is_pid1(),
             terminated_namespace: false,
@@ -197,19 +309,38 @@ impl Shutdown {
         }
     }
 
-    /// SIGKILL to everything left. Repeated until the reaper reports that no
-    /// child is left, so that a fork racing the first pass is caught too.
-    fn kill_descendants(&mut self, main_pid: Option<libc::pid_t>) {
+    /// Past the deadline: SIGKILL to everything left, `main_child` (while
+    /// its exit is unreported) included. Called on every wake-up from the
+    /// deadline until the reaper reports that no child is left, so a fork
+    /// that raced a pass is caught by the next; only the first pass counts
+    /// and logs.
+    fn kill_everything(&mut self, main_child: Option<&MainChild>) {
+        let first_pass = !self.killed_at_deadline;
+        self.killed_at_deadline = true;
+        if first_pass
+            && let Some(main_child) = main_child
+            && main_child.kill()
+        {
+            // Through its pidfd (or by pid after the start-time check);
+            // later passes find it in the walk, or kill(-1) reaches it.
+            self.killed += 1;
+            log::info!("Shutdown: grace period over; main child still running, sending SIGKILL");
+        }
         let left = our_descendants();
-        if !self.killed_at_deadline {
-            self.killed += left.iter().filter(|p| Some(p.pid) != main_pid).count();
+        if first_pass {
+            let main_pid = main_child.map(|m| m.pid);
+            for process in left.iter().filter(|p| Some(p.pid) != main_pid) {
+                self.killed += 1;
+                if self.terminated.contains(&(process.pid, process.start_time)) {
+                    self.killed_after_sigterm += 1;
+                }
+            }
             if !left.is_empty() {
                 log::info!(
                     "Shutdown: grace period over; sending SIGKILL to {} processes",
                     left.len()
                 );
             }
-            self.killed_at_deadline = true;
         }
         if self.as_pid1 {
             if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGKILL) {
@@ -227,14 +358,14 @@ impl Shutdown {
         log::info!(
             "Shutdown: done in {} ms: SIGTERM sent to {terminated}, {} exited by themselves, {} needed SIGKILL",
             self.started.elapsed().as_millis(),
-            terminated.saturating_sub(self.killed),
+            terminated.saturating_sub(self.killed_after_sigterm),
             self.killed
         );
     }
 }
 
 fn our_descendants() -> Vec<Process> {
-    procfs::living_descendants(std::process::id() as libc::pid_t)
+    procfs::living_descendants(sys::own_pid())
 }
 
 /// Signals a process found by a walk after checking that its pid still
@@ -246,10 +377,9 @@ fn our_descendants() -> Vec<Process> {
 fn signal_descendant(process: &Process, sig: Signal) -> bool {
     match PidFd::open(process.pid) {
         Ok(pidfd) => procfs::still_the_same(process) && pidfd.send_signal(sig as i32).is_ok(),
-        Err(err) if err.raw_os_error() == Some(libc::ESRCH) => false,
+        Err(err) if sys::is_gone(&err) => false,
         Err(_) => {
-            procfs::still_the_same(process)
-                && nix::sys::signal::kill(nix::unistd::Pid::from_raw(process.pid), sig).is_ok()
+            procfs::still_the_same(process) && sys::kill_process(process.pid, sig as i32).is_ok()
         }
     }
 }

@@ -6,16 +6,12 @@
 //! main child still gets all of them, exactly as tini-rs was given them.
 
 mod common;
-#[path = "hardening/seccomp.rs"]
-mod seccomp;
 
 use common::*;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
 /// The descriptor number the test hands tini-rs the pipe's write end on.
 const INHERITED_FD: i32 = 5;
 
@@ -178,7 +174,12 @@ pub fn directory_left_before_the_spawn(tini_args: &[&str]) {
         "the parent must be in / and the child in the directory tini-rs was given"
     );
     let trace = std::fs::read_to_string(&log).expect("strace log");
-    let lines: Vec<(&str, &str)> = trace.lines().filter_map(|l| l.split_once(' ')).collect();
+    // strace pads the pid column to five characters: "1700  chdir(...)".
+    let lines: Vec<(&str, &str)> = trace
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(pid, call)| (pid, call.trim_start()))
+        .collect();
     let tini_pid = lines
         .first()
         .map(|(pid, _)| *pid)

@@ -4,18 +4,12 @@
 //! be passed on, and what `-vv` tells about the decisions made.
 
 mod common;
-#[path = "hardening/pids_cgroup.rs"]
-mod pids_cgroup;
-#[path = "hardening/seccomp.rs"]
-mod seccomp;
 
+use common::pids_cgroup::PidsCgroup;
 use common::*;
-use pids_cgroup::PidsCgroup;
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// tini-rs `args` with the system calls `names` failing with `errno`.
 fn tini_with_failing(errno: i32, names: &str, args: &[&str]) -> Command {

@@ -8,19 +8,13 @@
 //! None of these needs root: where not being PID 1 would add its warning,
 //! `-s` makes tini-rs a subreaper instead.
 
-#[path = "hardening/agent.rs"]
-mod agent;
 mod common;
 
 use common::*;
 use proptest::prelude::*;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// What `tini-rs -h` prints: the usage every rejection must end with.
 fn usage() -> &'static str {
@@ -36,15 +30,14 @@ fn usage() -> &'static str {
 /// Runs tini-rs with exactly `args` and `env` (nothing inherited). PATH
 /// names no existing directory, so a random bare word can never run a real
 /// command; programs are given by absolute path.
-fn run_tini(args: &[OsString], env: &[(&str, OsString)]) -> (i32, String, String) {
-    let mut cmd = Command::new(tini_rs());
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", "/nonexistent/tini-rs-hostile-path");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run(cmd, LIMIT)
+fn run_in_clean_env(args: &[OsString], env: &[(&str, OsString)]) -> (i32, String, String) {
+    run_tini(args, |cmd| {
+        cmd.env_clear()
+            .env("PATH", "/nonexistent/tini-rs-hostile-path");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+    })
 }
 
 fn os(args: &[&str]) -> Vec<OsString> {
@@ -79,7 +72,7 @@ fn rejection(code: i32, out: &str, err: &str) -> Result<String, String> {
 
 /// Asserts a rejection whose message names `needle`.
 fn assert_rejected(args: &[&str], needle: &str) {
-    let (code, out, err) = run_tini(&os(args), &[]);
+    let (code, out, err) = run_in_clean_env(&os(args), &[]);
     match rejection(code, &out, &err) {
         Ok(message) => assert!(
             message.contains(needle),
@@ -200,7 +193,7 @@ fn bad_values_in_the_environment() {
         ("TINI_GRACE_PERIOD", "-1"),
         ("TINI_REWRITE", "15:3,99:1"),
     ] {
-        let (code, out, err) = run_tini(&os(&["true"]), &[(var, value.into())]);
+        let (code, out, err) = run_in_clean_env(&os(&["true"]), &[(var, value.into())]);
         match rejection(code, &out, &err) {
             Ok(message) => assert!(
                 message.contains(var),
@@ -224,12 +217,12 @@ fn a_bad_value_with_a_line_break_is_still_one_line() {
         &["--bo\ngus", "true"][..],
         &["-e", "\u{1b}[31mred", "true"][..],
     ] {
-        let (code, out, err) = run_tini(&os(args), &[]);
+        let (code, out, err) = run_in_clean_env(&os(args), &[]);
         if let Err(why) = rejection(code, &out, &err) {
             panic!("{args:?}: {why}");
         }
     }
-    let (code, out, err) = run_tini(&os(&["true"]), &[("TINI_GRACE_PERIOD", "\n".into())]);
+    let (code, out, err) = run_in_clean_env(&os(&["true"]), &[("TINI_GRACE_PERIOD", "\n".into())]);
     if let Err(why) = rejection(code, &out, &err) {
         panic!("TINI_GRACE_PERIOD=\\n: {why}");
     }
@@ -240,7 +233,7 @@ fn a_bad_value_with_a_line_break_is_still_one_line() {
 #[test]
 fn a_program_name_or_warning_with_a_line_break_is_still_one_line() {
     assert_exec_failure("no\nsuch program".as_ref(), 127);
-    let (code, _, err) = run_tini(
+    let (code, _, err) = run_in_clean_env(
         &os(&["-s", "--", "/bin/sh", "-c", "exit 0"]),
         &[("TINI_VERBOSITY", "1\n[ERROR forged]".into())],
     );
@@ -253,7 +246,7 @@ fn a_program_name_or_warning_with_a_line_break_is_still_one_line() {
 fn assert_exec_failure(program: &std::ffi::OsStr, code: i32) {
     let mut args = os(&["-s", "--"]);
     args.push(program.to_owned());
-    let (got, out, err) = run_tini(&args, &[]);
+    let (got, out, err) = run_in_clean_env(&args, &[]);
     assert_eq!(got, code, "{program:?}: exit status; stderr: {err}");
     assert_eq!(out, "");
     let lines: Vec<&str> = err.lines().collect();
@@ -302,7 +295,7 @@ fn program_not_found() {
 /// like a shell's `""`), not a usage error: a program word was given.
 #[test]
 fn empty_program_name() {
-    let (code, out, err) = run_tini(&os(&["-s", "--", ""]), &[]);
+    let (code, out, err) = run_in_clean_env(&os(&["-s", "--", ""]), &[]);
     assert_eq!(code, 127, "stderr: {err}");
     assert_eq!(out, "");
     let lines: Vec<&str> = err.lines().collect();
@@ -355,7 +348,7 @@ fn hundred_thousand_arguments_pass_through_intact() {
 /// variable and value; then the default verbosity (no info lines).
 #[test]
 fn malformed_tini_verbosity_is_one_warning_then_the_default() {
-    let (code, out, err) = run_tini(
+    let (code, out, err) = run_in_clean_env(
         &os(&["-s", "--", "/bin/sh", "-c", "echo started; exit 3"]),
         &[("TINI_VERBOSITY", "abc".into())],
     );
@@ -473,7 +466,7 @@ const ENV_NAMES: [&str; 6] = [
 /// Checks one run: no panic, no death by signal, a known exit status, and
 /// the exact rejection format for every exit 1.
 fn check_run(args: &[OsString], env: &[(&str, OsString)]) -> Result<(), TestCaseError> {
-    let (code, out, err) = run_tini(args, env);
+    let (code, out, err) = run_in_clean_env(args, env);
     prop_assert!(!err.contains("panicked"), "panic: {err}");
     prop_assert!(
         [0, 1, 126, 127].contains(&code),

@@ -12,8 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
 /// The first number after `prefix` in `text`.
 fn number_after(text: &str, prefix: &str) -> i32 {
     let rest = text

@@ -13,9 +13,6 @@ use common::*;
 use std::fs::File;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 fn number(name: &str) -> i32 {
     match name {

@@ -1,7 +1,21 @@
-//! Thin, named wrappers around the system calls tini-rs makes. nix serves
-//! where it loses nothing; raw libc stays where nix cannot say what we need
-//! (real-time signals, glibc's own signals 32/33, pidfds), and each such
-//! site says why. Each returns an `io::Result`.
+//! The one home of tini-rs's system calls: every call into the kernel or
+//! the C library that other modules need, once, as a safe function named
+//! for what it means (`kill_process`, `kill_process_group`, not one `kill`
+//! whose sign picks the meaning). Nothing outside `sys` makes a raw call.
+//! nix serves where it loses nothing; raw libc stays where nix cannot say
+//! what we need (real-time signals, glibc's own signals 32/33, pidfds,
+//! close_range, posix_spawn's terminal action), and each such site says
+//! why. Fallible calls return an `io::Result`.
+//!
+//! - this file: processes (signalling them, pidfds, the subreaper and
+//!   parent-death bits, descriptors, the working directory, malloc);
+//! - `signal`: dispositions, signal sets and masks, sigwaitinfo;
+//! - `wait`: waitpid;
+//! - `spawn`: posix_spawn, fork and exec, the terminal.
+
+pub mod signal;
+pub mod spawn;
+pub mod wait;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -15,6 +29,22 @@ fn check_syscall(rc: libc::c_long) -> io::Result<libc::c_long> {
     } else {
         Ok(rc)
     }
+}
+
+/// The C library's functions that return the error number itself (0 =
+/// success): posix_spawn and its helpers.
+fn check_returned_errno(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// True for the error of signalling a process that no longer exists (or,
+/// for a pidfd, has been reaped).
+pub fn is_gone(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ESRCH)
 }
 
 /// A pidfd names one process for its whole life: signalling through it can
@@ -47,6 +77,11 @@ impl PidFd {
         })?;
         Ok(())
     }
+
+    /// A second descriptor for the same process.
+    pub fn try_clone(&self) -> io::Result<PidFd> {
+        Ok(PidFd(self.0.try_clone()?))
+    }
 }
 
 /// True when tini-rs is PID 1 of its PID namespace: the kernel re-parents
@@ -55,16 +90,38 @@ pub fn is_pid1() -> bool {
     std::process::id() == 1
 }
 
-/// `kill(2)` to one process (`pid > 0`) or a process group (`pid < -1`).
-/// Never used with -1: see [`kill_every_process_in_namespace`]. Raw libc:
-/// forwarded signals may be real-time ones, which nix's `Signal` cannot name.
-pub fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
-    assert!(
-        !(-1..=0).contains(&pid),
-        "kill({pid}) would reach more than one process or group"
-    );
+/// tini-rs's own pid.
+pub fn own_pid() -> libc::pid_t {
+    std::process::id() as libc::pid_t
+}
+
+/// `kill(pid, sig)` to the one process `pid` (> 0). Raw libc: forwarded
+/// signals may be real-time ones, which nix's `Signal` cannot name.
+pub fn kill_process(pid: libc::pid_t, sig: i32) -> io::Result<()> {
+    raw_kill(one_id(pid)?, sig)
+}
+
+/// `kill(-pgid, sig)`: every process in the process group `pgid` (> 0).
+pub fn kill_process_group(pgid: libc::pid_t, sig: i32) -> io::Result<()> {
+    raw_kill(-one_id(pgid)?, sig)
+}
+
+/// A pid or group id that names exactly one process or group: 0 and the
+/// negative values mean "our group" or "everyone" to kill(2).
+fn one_id(id: libc::pid_t) -> io::Result<libc::pid_t> {
+    if id > 0 {
+        Ok(id)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{id} names no single process or group"),
+        ))
+    }
+}
+
+fn raw_kill(target: libc::pid_t, sig: i32) -> io::Result<()> {
     // SAFETY: kill(2) with plain integers.
-    check_syscall(unsafe { libc::kill(pid, sig) }.into())?;
+    check_syscall(unsafe { libc::kill(target, sig) }.into())?;
     Ok(())
 }
 
@@ -90,7 +147,7 @@ pub fn send_to_ourselves(sig: i32) -> io::Result<()> {
     // SAFETY: sigqueue(3) with our own pid, a valid signal and a zero value.
     let rc = unsafe {
         libc::sigqueue(
-            std::process::id() as libc::pid_t,
+            own_pid(),
             sig,
             libc::sigval {
                 sival_ptr: std::ptr::null_mut(),
@@ -126,9 +183,15 @@ pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
 
 /// Closes every descriptor from `first` up: close_range(2) (Linux 5.9),
 /// else each one /proc/self/fd lists. Raw libc: nix has no close_range.
-pub fn close_descriptors_from(first: i32) -> io::Result<()> {
-    // SAFETY: close_range takes plain integers; nothing of ours above
-    // `first` is in use (the caller's contract).
+///
+/// # Safety
+/// Closing a descriptor that something still owns (an `OwnedFd`, a `File`,
+/// a pidfd) makes that owner use a number that may soon name another file.
+/// The caller promises that nothing in tini-rs holds a descriptor at or
+/// above `first`: what is closed is only what tini-rs inherited.
+pub unsafe fn close_descriptors_from(first: i32) -> io::Result<()> {
+    // SAFETY: close_range takes plain integers; that nothing of ours is
+    // open above `first` is this function's own contract.
     let rc = unsafe { libc::close_range(first as libc::c_uint, libc::c_uint::MAX, 0) };
     if check_syscall(rc.into()).is_ok() {
         return Ok(());
@@ -146,70 +209,27 @@ pub fn close_descriptors_from(first: i32) -> io::Result<()> {
     Ok(())
 }
 
-impl PidFd {
-    /// A second descriptor for the same process.
-    pub fn try_clone(&self) -> io::Result<PidFd> {
-        Ok(PidFd(self.0.try_clone()?))
-    }
+/// The working directory, held open (`O_PATH`: search permission is
+/// enough, as for a working directory; close-on-exec).
+pub fn open_working_directory() -> io::Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::open(".", flags, nix::sys::stat::Mode::empty())?)
 }
 
-/// The kernel's `struct sigaction` as rt_sigaction(2) takes it (handler,
-/// flags, restorer, mask); all this module needs for SIG_DFL and SIG_IGN.
-///
-/// The layout is x86_64's. Architectures without `sa_restorer` (aarch64,
-/// riscv64) have handler, flags, mask: 24 bytes, where this struct has 32.
-/// It still serves there, because the handler comes first everywhere
-/// (except MIPS), everything after it is zero when setting (the kernel
-/// reads our zero `restorer` as an empty mask), only the handler is read
-/// back, and the kernel never writes more than its own struct's size.
-#[repr(C)]
-struct KernelSigaction {
-    handler: libc::sighandler_t,
-    flags: libc::c_ulong,
-    restorer: usize,
-    mask: u64,
-}
-
-impl KernelSigaction {
-    fn with_handler(handler: libc::sighandler_t) -> Self {
-        KernelSigaction {
-            handler,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        }
-    }
-}
-
-/// The raw rt_sigaction(2): glibc's sigaction refuses its own signals 32
-/// and 33. Async-signal-safe.
-fn rt_sigaction(
-    sig: i32,
-    new: *const KernelSigaction,
-    old: *mut KernelSigaction,
-) -> io::Result<()> {
-    // SAFETY: `new` is null or a complete kernel sigaction without a handler
-    // function (so no restorer is needed); `old` is null or writable and as
-    // large as the kernel's struct; 8 is the kernel's sigset size.
-    check_syscall(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8usize) })?;
+/// `chdir("/")`: so that tini-rs's working directory pins no mount.
+pub fn change_to_root_directory() -> io::Result<()> {
+    nix::unistd::chdir("/")?;
     Ok(())
 }
 
-/// The disposition of `sig` (SIG_DFL, SIG_IGN or a handler address).
-pub fn raw_disposition(sig: i32) -> io::Result<libc::sighandler_t> {
-    let mut old = KernelSigaction::with_handler(0);
-    rt_sigaction(sig, std::ptr::null(), &mut old)?;
-    Ok(old.handler)
-}
-
-/// Sets `sig` to SIG_DFL or SIG_IGN.
-pub fn set_raw_disposition(sig: i32, disposition: libc::sighandler_t) -> io::Result<()> {
-    debug_assert!(disposition == libc::SIG_DFL || disposition == libc::SIG_IGN);
-    rt_sigaction(
-        sig,
-        &KernelSigaction::with_handler(disposition),
-        std::ptr::null_mut(),
-    )
+/// `mallopt(M_ARENA_MAX, 1)`: one malloc arena for every thread. glibc
+/// would otherwise give the reaper and the forwarder arenas of their own on
+/// their first allocation, resident memory that a process this small never
+/// needs. Call it before any thread starts. Raw libc: nix has no mallopt.
+pub fn use_one_malloc_arena() {
+    // SAFETY: mallopt only tunes the allocator; called before any thread.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
 }
 
 /// `ioctl(0, TIOCNOTTY)`: tini-rs gives up its controlling terminal (stdin)
@@ -222,23 +242,7 @@ pub fn give_up_controlling_terminal() -> io::Result<()> {
     Ok(())
 }
 
-/// `ioctl(0, TIOCSCTTY, 0)`, in a forked child that has just made its own
-/// session: stdin's terminal becomes its controlling terminal (if no other
-/// session holds it). Async-signal-safe. Raw libc: nix has no wrapper.
-pub fn take_controlling_terminal() -> io::Result<()> {
-    // SAFETY: TIOCSCTTY with 0 (do not steal it from another session).
-    check_syscall(unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) }.into())?;
-    Ok(())
-}
-
 /// True when tini-rs leads its own session.
 pub fn is_session_leader() -> bool {
     nix::unistd::getsid(None).is_ok_and(|sid| sid == nix::unistd::getpid())
-}
-
-/// Writes `bytes` to stderr with one write(2) and no allocation, for a
-/// forked child before exec. Async-signal-safe; a failure is ignored.
-pub fn write_stderr_in_child(bytes: &[u8]) {
-    // std's Stderr names fd 2 without locking or buffering anything.
-    let _ = nix::unistd::write(std::io::stderr(), bytes);
 }
