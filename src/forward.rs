@@ -15,7 +15,9 @@ use crate::signals::{self, RewriteTable, WaitSet};
 use crate::sys::signal::Taken;
 use crate::sys::{self, PidFd};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Where forwarded signals go.
@@ -44,6 +46,7 @@ impl Target {
 /// arrive meanwhile wait in the kernel's queue.
 pub struct Forwarder {
     target: Sender<Target>,
+    thread: JoinHandle<()>,
 }
 
 impl Forwarder {
@@ -51,6 +54,13 @@ impl Forwarder {
     pub fn aim(self, target: Target) {
         // Only fails if the thread is gone, which it never is by itself.
         let _ = self.target.send(target);
+    }
+
+    /// Ends the thread before it has forwarded anything, and waits until
+    /// it is gone.
+    pub fn stop(self) {
+        drop(self.target);
+        let _ = self.thread.join();
     }
 }
 
@@ -77,82 +87,147 @@ pub struct DumbInitForwarding {
 /// (before rewriting) are also reported to the main thread, which starts
 /// the grace period; one that `--rewrite` drops is not a request to stop.
 /// With `stop_delay`, the first such signal is held that long (see
-/// [`HeldStop`]). With `dumb_init`, after SIGTSTP, SIGTTIN or SIGTTOU is
-/// passed on tini-rs stops itself (until a SIGCONT), as dumb-init does.
+/// [`HeldStop`]).
 pub fn start(
     waitset: WaitSet,
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
     stop_delay: Option<Duration>,
-    mut dumb_init: Option<DumbInitForwarding>,
+    dumb_init: Option<DumbInitForwarding>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
-    crate::threads::start("forwarder", move || {
+    let thread = crate::threads::start("forwarder", move || {
         let Ok(target) = target_rx.recv() else {
             return;
         };
-        let mut delay = stop_delay;
-        let mut held: Option<HeldStop> = None;
+        let mut forwarding = Forwarding::new(target, rewrite, stop_delay).with_dumb_init(dumb_init);
         loop {
-            let taken = match &held {
-                None => Some(waitset.wait()),
-                Some(h) => waitset.wait_until(h.until),
+            forwarding.pass_on_held_stop_if_due();
+            let taken = match forwarding.held_until() {
+                None => waitset.wait().map(Some),
+                Some(until) => waitset.wait_until(until),
             };
-            let Some(taken) = taken else {
-                // The delay is over.
-                if let Some(h) = held.take() {
-                    log::info!("Stop delay over; passing on {}", signals::name(h.sig));
-                    forward(h.sig, &target, &rewrite);
-                }
-                continue;
-            };
-            if caused_by_ourselves(&taken) {
-                continue;
-            }
-            let sig = taken.sig;
-            if let Some(d) = &mut dumb_init {
-                logging::dumb_init_debug(format_args!("Received signal {sig}."));
-                if let Some(i) = d.ignore_once.iter().position(|&s| s == sig) {
-                    d.ignore_once.remove(i);
-                    logging::dumb_init_debug(format_args!("Ignoring tty hand-off signal {sig}."));
-                    continue;
-                }
-            }
-            let is_stop =
-                (sig == libc::SIGTERM || sig == libc::SIGINT) && rewrite.map(sig).is_some();
-            if is_stop {
-                if let Some(tx) = &stop_requests {
-                    let _ = tx.send(Event::StopRequested);
-                }
-                if let Some(h) = held.take() {
-                    log::info!(
-                        "{} received during the stop delay; passing on {} now",
-                        signals::name(sig),
-                        signals::name(h.sig)
-                    );
-                    forward(h.sig, &target, &rewrite);
-                } else if let Some(d) = delay.take() {
-                    log::info!(
-                        "Holding {} for {d:?} (--stop-delay); other signals pass at once",
-                        signals::name(sig)
-                    );
-                    held = Some(HeldStop {
-                        sig,
-                        until: Instant::now() + d,
-                    });
-                    continue;
-                }
-            }
-            forward(sig, &target, &rewrite);
-            if dumb_init.is_some() && crate::dumb_init::stops_itself_after(sig) {
-                logging::dumb_init_debug(format_args!("Suspending self due to TTY signal."));
-                if let Err(err) = sys::kill_process(sys::own_pid(), libc::SIGSTOP) {
-                    log::warn!("Could not stop tini-rs itself: {err}");
+            match taken {
+                Ok(Some(taken)) => forwarding.on_signal(&taken, || {
+                    if let Some(tx) = &stop_requests {
+                        let _ = tx.send(Event::StopRequested);
+                    }
+                }),
+                // The delay is over: passed on at the top of the loop.
+                Ok(None) => {}
+                Err(err) => {
+                    // Never a loop that spins on a failing wait. Start-up
+                    // checked that the wait works, so this cannot happen.
+                    log::error!("sigwaitinfo failed: {err}; no more signals are passed on");
+                    return;
                 }
             }
         }
     })?;
-    Ok(Forwarder { target: target_tx })
+    Ok(Forwarder {
+        target: target_tx,
+        thread,
+    })
+}
+
+/// What happens to each signal taken off the queue: rewritten, held
+/// (`--stop-delay`) or passed on to the target. The forwarder thread runs
+/// one; without threads the single loop does (see `one_thread`).
+pub struct Forwarding {
+    target: Target,
+    rewrite: RewriteTable,
+    /// The stop delay, until it is used (only the first stop is held).
+    delay: Option<Duration>,
+    held: Option<HeldStop>,
+    /// dumb-init mode (`None` in tini mode).
+    dumb_init: Option<DumbInitForwarding>,
+}
+
+impl Forwarding {
+    pub fn new(target: Target, rewrite: RewriteTable, stop_delay: Option<Duration>) -> Self {
+        Forwarding {
+            target,
+            rewrite,
+            delay: stop_delay,
+            held: None,
+            dumb_init: None,
+        }
+    }
+
+    /// dumb-init mode: its debug lines, the one-time drops, and tini-rs
+    /// stopping itself after SIGTSTP, SIGTTIN or SIGTTOU (as received,
+    /// before rewriting), as dumb-init does.
+    pub fn with_dumb_init(mut self, dumb_init: Option<DumbInitForwarding>) -> Self {
+        self.dumb_init = dumb_init;
+        self
+    }
+
+    /// When a held stop signal is due: the wait for the next signal must
+    /// end by then.
+    pub fn held_until(&self) -> Option<Instant> {
+        self.held.as_ref().map(|h| h.until)
+    }
+
+    /// Passes the held stop signal on once its delay is over.
+    pub fn pass_on_held_stop_if_due(&mut self) {
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|h| Instant::now() >= h.until)
+            && let Some(h) = self.held.take()
+        {
+            log::info!("Stop delay over; passing on {}", signals::name(h.sig));
+            forward(h.sig, &self.target, &self.rewrite);
+        }
+    }
+
+    /// One signal taken off the queue. `stop_requested` is called for a
+    /// SIGTERM or SIGINT that the rewrite table does not drop, before it is
+    /// passed on or held.
+    pub fn on_signal(&mut self, taken: &Taken, stop_requested: impl FnOnce()) {
+        if caused_by_ourselves(taken) {
+            return;
+        }
+        let sig = taken.sig;
+        if let Some(d) = &mut self.dumb_init {
+            logging::dumb_init_debug(format_args!("Received signal {sig}."));
+            if let Some(i) = d.ignore_once.iter().position(|&s| s == sig) {
+                d.ignore_once.remove(i);
+                logging::dumb_init_debug(format_args!("Ignoring tty hand-off signal {sig}."));
+                return;
+            }
+        }
+        let is_stop =
+            (sig == libc::SIGTERM || sig == libc::SIGINT) && self.rewrite.map(sig).is_some();
+        if is_stop {
+            stop_requested();
+            if let Some(h) = self.held.take() {
+                log::info!(
+                    "{} received during the stop delay; passing on {} now",
+                    signals::name(sig),
+                    signals::name(h.sig)
+                );
+                forward(h.sig, &self.target, &self.rewrite);
+            } else if let Some(d) = self.delay.take() {
+                log::info!(
+                    "Holding {} for {d:?} (--stop-delay); other signals pass at once",
+                    signals::name(sig)
+                );
+                self.held = Some(HeldStop {
+                    sig,
+                    until: Instant::now() + d,
+                });
+                return;
+            }
+        }
+        forward(sig, &self.target, &self.rewrite);
+        if self.dumb_init.is_some() && crate::dumb_init::stops_itself_after(sig) {
+            logging::dumb_init_debug(format_args!("Suspending self due to TTY signal."));
+            if let Err(err) = sys::kill_process(sys::own_pid(), libc::SIGSTOP) {
+                log::warn!("Could not stop tini-rs itself: {err}");
+            }
+        }
+    }
 }
 
 /// `--stop-delay`: the first SIGTERM or SIGINT, held so that a load balancer
@@ -165,6 +240,9 @@ struct HeldStop {
     sig: i32,
     until: Instant,
 }
+
+/// Set once a signal could not be passed on for want of permission.
+static WARNED_NOT_PERMITTED: AtomicBool = AtomicBool::new(false);
 
 fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     let Some(out) = rewrite.map(sig) else {
@@ -196,6 +274,19 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
         // ESRCH: the main child is already gone; nothing to pass it to.
         if sys::is_gone(&err) {
             log::debug!("Main child is gone; {} not passed on", signals::name(out));
+        } else if err.raw_os_error() == Some(libc::EPERM) {
+            // A main child that changed user (setuid) while tini-rs runs
+            // without privilege: every later signal fails the same way, so
+            // the warning is given once and the rest go to the debug log.
+            if WARNED_NOT_PERMITTED.swap(true, Ordering::Relaxed) {
+                log::debug!("Not permitted to pass {}", signals::name(out));
+            } else {
+                log::warn!(
+                    "Could not pass {} to the main child: {err} (it may run as another user); \
+                     later signals that fail the same way are logged at debug level",
+                    signals::name(out)
+                );
+            }
         } else {
             log::warn!(
                 "Could not pass {} to the main child: {err}",

@@ -17,6 +17,7 @@ mod dumb_init;
 mod event;
 mod forward;
 mod logging;
+mod one_thread;
 mod pause;
 mod procfs;
 mod reaper;
@@ -90,8 +91,17 @@ fn run() -> ExitCode {
         log::error!("cannot set up signal handling: {err}");
         return ExitCode::FAILURE;
     }
+    if let Err(err) = signals::check_waiting_works() {
+        log::error!(
+            "cannot wait for signals: rt_sigtimedwait refused ({err}); tini-rs needs it to \
+             forward signals and reap without busy waiting"
+        );
+        return ExitCode::FAILURE;
+    }
     if let Err(err) = set_up_reaping(config.subreaper, config.dumb_init.is_none()) {
-        log::error!("cannot register as child subreaper: {err}");
+        log::error!(
+            "cannot register as child subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed: {err}"
+        );
         return ExitCode::FAILURE;
     }
     if let Some(sig) = config.parent_death_signal
@@ -111,7 +121,7 @@ fn run() -> ExitCode {
         // Nothing to hand on to a child: let go of it all at once.
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
-            log::error!("cannot start a thread: {err}");
+            log::error!("cannot wait for signals: {err}");
             ExitCode::FAILURE
         });
     }
@@ -176,53 +186,111 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The helper threads of a run with a main child.
+struct Threads {
+    forwarder: forward::Forwarder,
+    /// With a grace period: the reaper thread and the shutdown's channel.
+    grace_period: Option<GracePeriod>,
+}
+
+impl Threads {
+    /// Without a grace period, tini's behaviour: the main thread is the
+    /// reaper. With one, the reaper starts first. Either every thread
+    /// needed runs or none does.
+    fn start(config: &Config, ignore_once: &[i32]) -> std::io::Result<Threads> {
+        let grace_period = config
+            .grace_period
+            .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
+            .transpose()?;
+        let waitset = match config.dumb_init {
+            None => signals::WaitSet::forwardable(),
+            Some(_) => signals::WaitSet::of(dumb_init::forwarded_signals()),
+        };
+        let forwarder = forward::start(
+            waitset,
+            config.rewrite.clone(),
+            grace_period.as_ref().map(GracePeriod::stop_requests),
+            config.stop_delay,
+            dumb_init_forwarding(config, ignore_once),
+        );
+        match forwarder {
+            Ok(forwarder) => Ok(Threads {
+                forwarder,
+                grace_period,
+            }),
+            Err(err) => {
+                if let Some(grace_period) = grace_period {
+                    grace_period.abandon();
+                    threads::wait_until_single_threaded();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends every thread (before any has done anything) and returns once
+    /// the kernel has let go of them, so the tasks they took from a pids
+    /// limit are free again.
+    fn stop(self) {
+        self.forwarder.stop();
+        if let Some(grace_period) = self.grace_period {
+            grace_period.abandon();
+        }
+        threads::wait_until_single_threaded();
+    }
+}
+
 /// Starts the helper threads, then the main child, and waits: returns its
 /// raw wait status (`None` if it was lost), or the exit code that says why
 /// it could not run. Threads start first, since one that fails to start
-/// after the child exists would leave the child running on, orphaned.
+/// after the child exists would leave the child running on, orphaned. When
+/// none can start, tini-rs runs single-threaded (see `one_thread`).
 fn run_main_child(
     config: &Config,
     inherited: &'static InheritedState,
 ) -> Result<Option<WaitStatus>, ExitCode> {
-    let cannot_start_thread = |err: std::io::Error| {
-        log::error!("cannot start a thread: {err}");
-        ExitCode::FAILURE
-    };
-    // Without a grace period, tini's behaviour: the main thread is the reaper.
-    let grace_period = config
-        .grace_period
-        .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
-        .transpose()
-        .map_err(cannot_start_thread)?;
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
+    // dumb-init's setsid mode: the terminal is given up before anything
+    // else, so that the child's new session can take it.
     let new_session = config.dumb_init.is_some_and(|m| m.setsid);
-    let (waitset, dumb_init) = match config.dumb_init {
-        None => (signals::WaitSet::forwardable(), None),
-        Some(_) => (
-            signals::WaitSet::of(dumb_init::forwarded_signals()),
-            Some(forward::DumbInitForwarding {
-                ignore_once: if new_session {
-                    dumb_init::give_up_terminal()
-                } else {
-                    Vec::new()
-                },
-            }),
-        ),
+    let ignore_once = if new_session {
+        dumb_init::give_up_terminal()
+    } else {
+        Vec::new()
     };
-    let forwarder = forward::start(
-        waitset,
-        config.rewrite.clone(),
-        grace_period.as_ref().map(GracePeriod::stop_requests),
-        config.stop_delay,
-        dumb_init,
-    )
-    .map_err(cannot_start_thread)?;
-
     let start = child::Start {
         new_session,
         say_setsid_complete: new_session && logging::dumb_init_debug_on(),
     };
-    let main_pid =
-        child::spawn(&config.program, inherited, start).map_err(|err| spawn_failed(config, err))?;
+    let (threads, no_thread) = match Threads::start(config, &ignore_once) {
+        Ok(threads) => (Some(threads), None),
+        Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
+    };
+    let (threads, main_pid) = match child::spawn(&config.program, inherited, start) {
+        Ok(pid) => {
+            if let Some(why) = no_thread {
+                log::warn!("{why}; running single-threaded: one loop takes signals and reaps");
+            }
+            (threads, pid)
+        }
+        // A pids limit (or RLIMIT_NPROC) with room for the child only
+        // without the threads: the child matters more.
+        Err(err) if err.errno == Some(libc::EAGAIN) && threads.is_some() => {
+            log::warn!(
+                "{} beside the helper threads; stopping them and running single-threaded: \
+                 one loop takes signals and reaps",
+                err.message
+            );
+            if let Some(threads) = threads {
+                threads.stop();
+            }
+            let pid = child::spawn(&config.program, inherited, start)
+                .map_err(|err| spawn_failed(config, err))?;
+            (None, pid)
+        }
+        Err(err) => return Err(spawn_failed(config, err)),
+    };
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
     logging::dumb_init_debug(format_args!("Child spawned with PID {main_pid}."));
     let_go_of_inherited_descriptors_and_directory();
@@ -242,18 +310,51 @@ fn run_main_child(
         }
     };
     log::debug!("Forwarding signals to {}", target.describe());
-    forwarder.aim(target);
 
-    Ok(match grace_period {
+    let Some(threads) = threads else {
+        let forwarding =
+            forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay)
+                .with_dumb_init(dumb_init_forwarding(config, &ignore_once));
+        let events =
+            one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
+        return Ok(match config.grace_period {
+            Some(grace) => {
+                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
+            }
+            None => {
+                let status = events.until_main_exits();
+                main_child_exited(config, main_pid);
+                status
+            }
+        });
+    };
+    threads.forwarder.aim(target);
+    Ok(match threads.grace_period {
         Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
         None => {
             let status = reaper::reap_until_main_exits(main_pid, config.warn_on_reap);
-            if config.dumb_init.is_some() {
-                dumb_init::main_child_exited(main_pid, new_session, &config.rewrite);
-            }
+            main_child_exited(config, main_pid);
             status
         }
     })
+}
+
+/// dumb-init mode's forwarding switches (`None` in tini mode).
+fn dumb_init_forwarding(
+    config: &Config,
+    ignore_once: &[i32],
+) -> Option<forward::DumbInitForwarding> {
+    config.dumb_init.map(|_| forward::DumbInitForwarding {
+        ignore_once: ignore_once.to_vec(),
+    })
+}
+
+/// Once the main child is reaped (no grace period): dumb-init mode's
+/// SIGTERM to its group; nothing in tini mode.
+fn main_child_exited(config: &Config, main_pid: libc::pid_t) {
+    if let Some(mode) = config.dumb_init {
+        dumb_init::main_child_exited(main_pid, mode.setsid, &config.rewrite);
+    }
 }
 
 /// The message and exit code of a main child that could not start: tini's
