@@ -7,6 +7,7 @@
 //! with a grace period it runs in its own thread while the main thread
 //! keeps the shutdown's clock.
 
+use crate::death_report;
 use crate::event::Event;
 use crate::status::WaitStatus;
 use crate::sys::wait::{is_no_child, wait_for_any_child};
@@ -128,21 +129,28 @@ fn reap<T>(
     }
 }
 
-/// Logs the main child's exit.
+/// Logs the main child's exit, and how it died if a signal killed it.
 pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
     dumb_init_report(pid, status);
     log::info!("Main child exited with status {}", status.exit_code());
+    if let Some(cause) = death_report::cause(status) {
+        log::warn!("Main child {pid} was {cause}");
+    }
 }
 
-/// Logs a reaped process that is not the main child.
+/// Logs a reaped process that is not the main child, and how it died if a
+/// signal killed it.
 pub fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
     dumb_init_report(pid, status);
+    let cause = death_report::cause(status)
+        .map(|cause| format!("; it was {cause}"))
+        .unwrap_or_default();
     if warn_on_reap {
-        log::warn!("Reaped zombie process with pid={pid}");
+        log::warn!("Reaped zombie process with pid={pid}{cause}");
     } else {
-        log::debug!("Reaped zombie process with pid={pid}");
+        log::debug!("Reaped zombie process with pid={pid}{cause}");
     }
 }
 
