@@ -50,6 +50,12 @@ pub fn is_gone(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ESRCH)
 }
 
+/// True for pidfd_open's error for a pid that names a thread other than
+/// its process's first (EINVAL): a thread, not a process.
+pub fn is_not_a_process(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EINVAL)
+}
+
 /// A pidfd names one process for its whole life: signalling through it can
 /// never hit a process that later got the same pid.
 pub struct PidFd {
@@ -151,6 +157,11 @@ pub fn is_pid1() -> bool {
 /// tini-rs's own pid.
 pub fn own_pid() -> libc::pid_t {
     std::process::id() as libc::pid_t
+}
+
+/// The calling thread's id (gettid(2)); the main thread's is the pid.
+pub fn own_thread_id() -> libc::pid_t {
+    nix::unistd::gettid().as_raw()
 }
 
 /// `kill(pid, sig)` to the one process `pid` (> 0). Raw libc: forwarded

@@ -148,9 +148,9 @@ struct PreparedExec {
     argv: Vec<*const libc::c_char>,
     _env: Vec<CString>,
     envp: Vec<*const libc::c_char>,
-    /// `LISTEN_PID=` and room for any pid, written in the child, and where
-    /// `envp` points at it.
-    listen_pid: Option<(usize, [u8; LISTEN_PID_ENTRY_SIZE])>,
+    /// `LISTEN_PID=` and room for any pid, written in the child, and the
+    /// places in `envp` that held a `LISTEN_PID` entry.
+    listen_pid: Option<(Vec<usize>, [u8; LISTEN_PID_ENTRY_SIZE])>,
 }
 
 const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
@@ -166,22 +166,18 @@ unsafe impl Sync for PreparedExec {}
 
 impl PreparedExec {
     fn new(args: Vec<CString>, with_own_listen_pid: bool) -> Self {
-        // Environment entries cannot hold a NUL byte: the kernel ends them there.
-        let env: Vec<CString> = std::env::vars_os()
-            .filter(|(name, _)| !(with_own_listen_pid && name == "LISTEN_PID"))
-            .filter_map(|(name, value)| {
-                let mut entry = name.into_encoded_bytes();
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_encoded_bytes());
-                CString::new(entry).ok()
-            })
-            .collect();
+        let env = environment();
         let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-        let listen_pid = with_own_listen_pid.then(|| {
-            envp.push(std::ptr::null());
-            (envp.len() - 1, [0; LISTEN_PID_ENTRY_SIZE])
-        });
         envp.push(std::ptr::null());
+        let listen_pid = with_own_listen_pid.then(|| {
+            let slots = env
+                .iter()
+                .enumerate()
+                .filter(|(_, entry)| entry.as_bytes().starts_with(LISTEN_PID_PREFIX))
+                .map(|(slot, _)| slot)
+                .collect();
+            (slots, [0; LISTEN_PID_ENTRY_SIZE])
+        });
         let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
         PreparedExec {
@@ -193,16 +189,19 @@ impl PreparedExec {
         }
     }
 
-    /// In the forked child: writes `LISTEN_PID=<own pid>` if asked to, then
-    /// execs, searching PATH (and running a file without `#!` with
-    /// /bin/sh, as execvp does). Returns only the error of a failed exec.
+    /// In the forked child: writes `LISTEN_PID=<own pid>` in the place of
+    /// each `LISTEN_PID` entry if asked to, then execs, searching PATH (and
+    /// running a file without `#!` with /bin/sh, as execvp does). Returns
+    /// only the error of a failed exec.
     fn run(&mut self) -> io::Error {
-        if let Some((slot, entry)) = &mut self.listen_pid {
+        if let Some((slots, entry)) = &mut self.listen_pid {
             entry[..LISTEN_PID_PREFIX.len()].copy_from_slice(LISTEN_PID_PREFIX);
             let digits = &mut entry[LISTEN_PID_PREFIX.len()..];
             let length = write_decimal(std::process::id(), digits);
             digits[length] = 0;
-            self.envp[*slot] = entry.as_ptr().cast();
+            for &slot in slots.iter() {
+                self.envp[slot] = entry.as_ptr().cast();
+            }
         }
         // SAFETY: NULL-terminated arrays of NUL-terminated strings that
         // live as long as `self`. Raw libc: nix's execvpe takes slices of
@@ -210,6 +209,26 @@ impl PreparedExec {
         unsafe { libc::execvpe(self.argv[0], self.argv.as_ptr(), self.envp.as_ptr()) };
         io::Error::last_os_error()
     }
+}
+
+/// tini-rs's environment as it was given, entry by entry, in order: what
+/// posix_spawn passes on too. `std::env::vars_os` cannot serve: it leaves
+/// out entries without `=` and entries that start with `=`.
+fn environment() -> Vec<CString> {
+    let mut entries = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings. tini-rs never changes its environment (no
+    // setenv, putenv or std::env::set_var anywhere), so nothing rewrites
+    // the array while it is read. Raw libc: neither std nor nix gives the
+    // raw entries.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            entries.push(std::ffi::CStr::from_ptr(*entry).to_owned());
+            entry = entry.add(1);
+        }
+    }
+    entries
 }
 
 /// Writes `n` in decimal at the start of `out` without allocating; returns
