@@ -300,3 +300,18 @@ pub fn use_one_malloc_arena() {
     // SAFETY: mallopt only tunes the allocator; called before any thread.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
 }
+
+/// `ioctl(0, TIOCNOTTY)`: tini-rs gives up its controlling terminal (stdin)
+/// so that the main child's new session can take it. When tini-rs leads
+/// its session, the kernel then sends SIGHUP and SIGCONT to the terminal's
+/// foreground group. Raw libc: nix has no wrapper for this ioctl.
+pub fn give_up_controlling_terminal() -> io::Result<()> {
+    // SAFETY: TIOCNOTTY takes no argument; fd 0 is only read by the kernel.
+    check_syscall(unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCNOTTY) }.into())?;
+    Ok(())
+}
+
+/// True when tini-rs leads its own session.
+pub fn is_session_leader() -> bool {
+    nix::unistd::getsid(None).is_ok_and(|sid| sid == nix::unistd::getpid())
+}

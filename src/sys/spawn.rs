@@ -58,7 +58,7 @@ pub fn is_no_terminal(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::ENOTTY) | Some(libc::ENXIO))
 }
 
-/// Forks a child in its own process group that runs `before_exec`, then
+/// Forks a child (in its own process group if `own_group`) that runs `before_exec`, then
 /// execs `args` (searching PATH) with tini-rs's environment, `LISTEN_PID`
 /// set to the child's own pid when `with_own_listen_pid`. std forks and
 /// reports an exec failure (or `before_exec`'s error) back; argv and the
@@ -70,13 +70,16 @@ pub fn is_no_terminal(err: &io::Error) -> bool {
 pub unsafe fn fork_and_exec(
     args: Vec<CString>,
     with_own_listen_pid: bool,
+    own_group: bool,
     mut before_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
 ) -> io::Result<libc::pid_t> {
     let name = OsStr::from_bytes(args[0].as_bytes()).to_owned();
     let mut exec = PreparedExec::new(args, with_own_listen_pid);
     // std only forks here; the closure execs with `exec`'s argv.
     let mut command = std::process::Command::new(name);
-    command.process_group(0);
+    if own_group {
+        command.process_group(0);
+    }
     // SAFETY: the closure runs between fork and exec; `before_exec` keeps
     // to async-signal-safe calls (this function's contract), and so does
     // the exec (execvpe on buffers made before the fork).
@@ -111,6 +114,31 @@ pub fn take_terminal_in_forked_child() -> io::Result<()> {
     let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(libc::STDIN_FILENO) };
     nix::unistd::tcsetpgrp(stdin, nix::unistd::getpid())?;
     Ok(())
+}
+
+/// In the forked child: `setsid()`, a new session (and process group) led
+/// by the child. Async-signal-safe.
+pub fn new_session_in_forked_child() -> io::Result<()> {
+    nix::unistd::setsid()?;
+    Ok(())
+}
+
+/// In the forked child, just after `setsid()`: `ioctl(0, TIOCSCTTY, 0)`,
+/// stdin's terminal becomes the new session's controlling terminal (unless
+/// another session holds it). Async-signal-safe. Raw libc: nix has no
+/// wrapper for this ioctl.
+pub fn take_controlling_terminal_in_forked_child() -> io::Result<()> {
+    // SAFETY: TIOCSCTTY with 0 (do not steal it from another session).
+    let rc = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) };
+    super::check_syscall(rc.into())?;
+    Ok(())
+}
+
+/// In the forked child: `bytes` to stderr with one write(2), no
+/// allocation. Async-signal-safe; a failure is ignored.
+pub fn write_stderr_in_forked_child(bytes: &[u8]) {
+    // std's Stderr names fd 2 without locking or buffering anything.
+    let _ = nix::unistd::write(std::io::stderr(), bytes);
 }
 
 /// The program's argv and environment, made before the fork: the forked
