@@ -252,8 +252,6 @@ fn run_main_child(
     config: &Config,
     inherited: &'static InheritedState,
 ) -> Result<Option<WaitStatus>, ExitCode> {
-    // Why there is no thread, said once the child runs: a child that cannot
-    // start either gets its one error line, nothing more.
     // dumb-init's setsid mode: the terminal is given up before anything
     // else, so that the child's new session can take it.
     let new_session = config.dumb_init.is_some_and(|m| m.setsid);
@@ -266,6 +264,8 @@ fn run_main_child(
         new_session,
         say_setsid_complete: new_session && logging::dumb_init_debug_on(),
     };
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
     let (threads, no_thread) = match Threads::start(config, &ignore_once) {
         Ok(threads) => (Some(threads), None),
         Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
@@ -321,8 +321,11 @@ fn run_main_child(
         let forwarding =
             forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay)
                 .with_dumb_init(dumb_init_forwarding(config, &ignore_once));
-        let events =
+        let mut events =
             one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
+        if config.dumb_init.is_some() {
+            events = events.forwarding(dumb_init::forwarded_signals());
+        }
         return Ok(match config.grace_period {
             Some(grace) => {
                 shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
