@@ -62,6 +62,37 @@ fn caused_by_ourselves(taken: &Taken) -> bool {
     taken.sig == libc::SIGPIPE && taken.killed_by == Some(sys::own_pid())
 }
 
+/// `-p` with a signal the forwarder cannot take itself (see main.rs): the
+/// kernel sends `stand_in` when the parent dies; taken while tini-rs's
+/// parent is no longer `parent`, it means just that, and `signal` goes to
+/// the main child (once; not rewritten: `-p` names what the child gets).
+/// Taken while the parent lives, it is an ordinary signal and forwarded.
+pub struct ParentDeath {
+    pub stand_in: i32,
+    pub signal: i32,
+    pub parent: u32,
+}
+
+/// The stand-in: the highest real-time signal, the one least likely to be
+/// an application's own (they count up from SIGRTMIN).
+pub fn parent_death_stand_in() -> i32 {
+    signals::max_signal()
+}
+
+impl ParentDeath {
+    /// True (once) when `sig` is the stand-in and the parent is gone.
+    fn reports_the_death(&mut self, sig: i32) -> bool {
+        let dead = sig == self.stand_in
+            && self.parent != 0
+            && std::os::unix::process::parent_id() != self.parent;
+        if dead {
+            // Only the first stand-in after the death is the kernel's.
+            self.parent = 0;
+        }
+        dead
+    }
+}
+
 /// Starts the forwarder thread; it forwards once [`Forwarder::aim`] says
 /// where to. Start it before the main child exists: if the thread cannot
 /// start, nothing is left behind. With `stop_requests`, SIGTERM and SIGINT
@@ -74,6 +105,7 @@ pub fn start(
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
     stop_delay: Option<Duration>,
+    mut parent_death: Option<ParentDeath>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
     crate::threads::start("forwarder", move || {
@@ -99,6 +131,16 @@ pub fn start(
                 continue;
             }
             let sig = taken.sig;
+            if let Some(pd) = &mut parent_death
+                && pd.reports_the_death(sig)
+            {
+                log::info!(
+                    "Parent died; sending {} to the main child (-p)",
+                    signals::name(pd.signal)
+                );
+                send(pd.signal, &target);
+                continue;
+            }
             let is_stop =
                 (sig == libc::SIGTERM || sig == libc::SIGINT) && rewrite.map(sig).is_some();
             if is_stop {
@@ -155,20 +197,34 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
             signals::name(out)
         );
     }
+    send(out, target);
+}
+
+/// Sends `sig` to `target`, and says why not if it could not.
+fn send(sig: i32, target: &Target) {
     let result = match target {
-        Target::Process(pidfd) => pidfd.send_signal(out),
-        Target::ProcessByPid(pid) => sys::kill_process(*pid, out),
-        Target::Group(pgid) => sys::kill_process_group(*pgid, out),
+        Target::Process(pidfd) => pidfd.send_signal(sig),
+        Target::ProcessByPid(pid) => sys::kill_process(*pid, sig),
+        Target::Group(pgid) => sys::kill_process_group(*pgid, sig),
     };
     if let Err(err) = result {
-        // ESRCH: the main child is already gone; nothing to pass it to.
-        if sys::is_gone(&err) {
-            log::debug!("Main child is gone; {} not passed on", signals::name(out));
-        } else {
+        if !sys::is_gone(&err) {
             log::warn!(
                 "Could not pass {} to the main child: {err}",
-                signals::name(out)
+                signals::name(sig)
             );
+        } else if let Target::Group(pgid) = target {
+            // As tini warns: with -g, the group is gone while tini-rs still
+            // runs only when the main child left it, which the user may
+            // not expect.
+            log::warn!(
+                "The main child's process group {pgid} is gone; {} not passed on",
+                signals::name(sig)
+            );
+        } else {
+            // The main child is already gone (tini-rs runs on through a
+            // grace period); nothing to pass it to.
+            log::debug!("Main child is gone; {} not passed on", signals::name(sig));
         }
     }
 }

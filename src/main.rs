@@ -54,9 +54,14 @@ fn run() -> ExitCode {
         Ok(Action::PrintUsage) => return print_stdout(&cli::usage()),
         Ok(Action::PrintVersion) => return print_stdout(&(cli::version() + "\n")),
         Ok(Action::PrintLicense) => return print_stdout(cli::LICENSE),
-        Err(cli::UsageError(message)) => {
-            let message = logging::one_line(&message);
-            let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
+        Err(error) => {
+            let message = logging::one_line(&error.message);
+            let usage = if error.show_usage {
+                format!("\n{}", cli::usage())
+            } else {
+                String::new()
+            };
+            let _ = write!(std::io::stderr(), "tini-rs: {message}\n{usage}");
             return ExitCode::FAILURE;
         }
     };
@@ -72,15 +77,17 @@ fn run() -> ExitCode {
         log::error!("cannot register as child subreaper: {err}");
         return ExitCode::FAILURE;
     }
-    if let Some(sig) = config.parent_death_signal
-        && let Err(err) = set_up_parent_death_signal(sig)
+    let parent_death = match config
+        .parent_death_signal
+        .map(|sig| set_up_parent_death_signal(sig, config.pause))
+        .transpose()
     {
-        log::error!(
-            "cannot set the parent-death signal {}: {err}",
-            signals::name(sig)
-        );
-        return ExitCode::FAILURE;
-    }
+        Ok(proxied) => proxied.flatten(),
+        Err(err) => {
+            log::error!("cannot set the parent-death signal: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     log::debug!(
         "Signals never forwarded: {}",
         signals::names(signals::never_forwarded())
@@ -95,7 +102,7 @@ fn run() -> ExitCode {
     }
     log::debug!("The main child gets {}", inherited.describe());
 
-    match run_main_child(&config, inherited) {
+    match run_main_child(&config, inherited, parent_death) {
         // Only the main child's own status can become 0 through -e; a lost
         // status or a program that could not start never does.
         Ok(Some(status)) => {
@@ -133,21 +140,45 @@ fn set_up_reaping(subreaper_asked: bool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `-p`: asks the kernel for `sig` when our parent dies. A parent that died
-/// before the request took effect would never trigger it, so then the
-/// signal is sent at once, as a signal from outside that the forwarder
-/// passes on.
-fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
+/// `-p`: asks the kernel for a signal when our parent dies. A signal the
+/// forwarder takes is asked for itself and passed on like any other. For
+/// one it cannot take (SIGKILL, SIGSTOP and the rest of the never-forwarded
+/// set, which would kill or stop tini-rs itself, or be lost), the kernel is
+/// asked for a stand-in the forwarder takes, and the forwarder delivers
+/// `sig` to the main child when the stand-in comes once the parent is gone
+/// (returned for it). In pause mode, with no main child, `sig` is asked for
+/// as it is. A parent that died before the request took effect would never
+/// trigger it, so then the signal is sent at once, as a signal from
+/// outside that the forwarder takes.
+fn set_up_parent_death_signal(
+    sig: i32,
+    pause: bool,
+) -> std::io::Result<Option<forward::ParentDeath>> {
     let parent = std::os::unix::process::parent_id();
-    sys::set_parent_death_signal(sig)?;
+    let proxied = (!pause && !signals::is_forwardable(sig)).then(|| forward::ParentDeath {
+        stand_in: forward::parent_death_stand_in(),
+        signal: sig,
+        parent,
+    });
+    let asked = proxied.as_ref().map_or(sig, |p| p.stand_in);
+    sys::set_parent_death_signal(asked).map_err(|err| {
+        std::io::Error::new(err.kind(), format!("{}: {err}", signals::name(asked)))
+    })?;
+    if let Some(p) = &proxied {
+        log::debug!(
+            "-p {}: asking for {} instead, which tini-rs can take and turn into {0} for the main child",
+            signals::name(p.signal),
+            signals::name(p.stand_in)
+        );
+    }
     if std::os::unix::process::parent_id() != parent {
         log::debug!(
             "Parent died before -p took effect; sending {} now",
-            signals::name(sig)
+            signals::name(asked)
         );
-        sys::send_to_ourselves(sig)?;
+        sys::send_to_ourselves(asked)?;
     }
-    Ok(())
+    Ok(proxied)
 }
 
 /// Starts the helper threads, then the main child, and waits: returns its
@@ -157,6 +188,7 @@ fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
 fn run_main_child(
     config: &Config,
     inherited: &'static InheritedState,
+    parent_death: Option<forward::ParentDeath>,
 ) -> Result<Option<WaitStatus>, ExitCode> {
     let cannot_start_thread = |err: std::io::Error| {
         log::error!("cannot start a thread: {err}");
@@ -173,6 +205,7 @@ fn run_main_child(
         config.rewrite.clone(),
         grace_period.as_ref().map(GracePeriod::stop_requests),
         config.stop_delay,
+        parent_death,
     )
     .map_err(cannot_start_thread)?;
 
