@@ -6,14 +6,16 @@
 //! of tini-rs's page tables, and the parent resumes as soon as the program
 //! is exec'd (or reports why it could not be). Unlike execvp(3), which tini
 //! uses, glibc's posix_spawnp does not run a file without a `#!` line
-//! through /bin/sh, so tini-rs does that itself. Two rare starts fall back
-//! to fork and exec, where the child can act on itself before exec:
+//! through /bin/sh, so tini-rs does that itself. Three rare starts fall
+//! back to fork and exec, where the child can act on itself before exec:
 //! - tini-rs was started with SIGCHLD ignored. posix_spawn cannot hand the
 //!   child an ignored SIGCHLD while tini-rs itself needs it at default (or
 //!   the kernel would reap the child before we could); the child ignores
 //!   it again itself.
 //! - socket activation (`LISTEN_PID` names tini-rs): the child must get its
 //!   own pid in `LISTEN_PID`, known only once it exists.
+//! - posix_spawn failed with EPERM: a seccomp profile refuses `clone3`,
+//!   which glibc's posix_spawn uses; fork uses `clone`.
 //!
 //! tini-rs moves to `/` before the spawn, not after, and hands the child
 //! the directory it was started in through a descriptor (a file action
@@ -39,6 +41,8 @@ use std::path::PathBuf;
 pub struct SpawnError {
     pub message: String,
     pub exit_code: ExitCode,
+    /// The system's error, when the start failed on one.
+    pub errno: Option<i32>,
 }
 
 /// Starts `program[0]` (searched in PATH) with `program[1..]` and returns
@@ -51,11 +55,13 @@ pub fn spawn(
     let name = program.first().ok_or_else(|| SpawnError {
         message: "no program to run".to_string(),
         exit_code: ExitCode::FAILURE,
+        errno: None,
     })?;
     if name.is_empty() {
         return Err(SpawnError {
             message: "cannot run '': the program name is empty".to_string(),
             exit_code: ExitCode::NOT_FOUND,
+            errno: None,
         });
     }
     let shown = name.to_string_lossy();
@@ -67,6 +73,7 @@ pub fn spawn(
         .map_err(|_| SpawnError {
             message: format!("cannot run '{shown}': an argument contains a NUL byte"),
             exit_code: ExitCode::FAILURE,
+            errno: None,
         })?;
     let sockets_for_the_child = sockets_are_passed_to_us();
     let home = leave_working_directory();
@@ -92,6 +99,16 @@ pub fn spawn(
         other => other,
     };
     match spawned {
+        // glibc's posix_spawn starts its child with clone3 and falls back
+        // to clone only on ENOSYS, so a seccomp profile that answers clone3
+        // with EPERM (Docker's in 20.10.0-20.10.9, and profiles copied from
+        // it) makes every posix_spawn fail. fork uses clone: spawn that way.
+        // (A program whose exec itself fails with EPERM fails there again,
+        // with the same error.)
+        Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
+            log::debug!("posix_spawn failed ({err}); spawning with fork and exec instead");
+            spawn_forked(args, inherited, false, home).map_err(|e| exec_error(name, e, home))
+        }
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.
         Err(err) if err.raw_os_error() == Some(libc::ENOEXEC) => {
@@ -180,6 +197,7 @@ fn path_cstring(path: &std::path::Path) -> Result<CString, SpawnError> {
             path.display()
         ),
         exit_code: ExitCode::FAILURE,
+        errno: None,
     })
 }
 
@@ -255,5 +273,6 @@ fn exec_error(name: &OsString, err: io::Error, home: Option<&OwnedFd>) -> SpawnE
     SpawnError {
         message: format!("cannot run '{}': {reason}", name.to_string_lossy()),
         exit_code,
+        errno: err.raw_os_error(),
     }
 }

@@ -455,6 +455,14 @@ Exit status: the main child's; 128+N if signal N killed it; 127 program not
 found; 126 program not executable or a directory; 1 any other failure to
 start it, a usage or set-up error, or a lost status (never 0 through -e).
 With -P: 0 once SIGTERM or SIGINT ended it; 1 a usage or set-up error.
+
+A main child killed by a signal gets one warning line naming the signal, and
+for SIGKILL whether the kernel's OOM killer sent it (from the oom_kill counter
+of tini-rs's memory cgroup), e.g.:
+  Main child 7 was killed by SIGKILL, by the kernel's OOM killer (memory.max 33554432)
+
+As a health-check or `docker exec` wrapper under a PID 1 that does not reap:
+  HEALTHCHECK CMD [\"/tini-rs\", \"-s\", \"--grace-period\", \"1\", \"--\", \"probe\"]
 ",
         version = env!("CARGO_PKG_VERSION")
     )

@@ -14,7 +14,9 @@ use crate::signals::{self, RewriteTable, WaitSet};
 use crate::sys::signal::Taken;
 use crate::sys::{self, PidFd};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Where forwarded signals go.
@@ -43,6 +45,7 @@ impl Target {
 /// arrive meanwhile wait in the kernel's queue.
 pub struct Forwarder {
     target: Sender<Target>,
+    thread: JoinHandle<()>,
 }
 
 impl Forwarder {
@@ -50,6 +53,13 @@ impl Forwarder {
     pub fn aim(self, target: Target) {
         // Only fails if the thread is gone, which it never is by itself.
         let _ = self.target.send(target);
+    }
+
+    /// Ends the thread before it has forwarded anything, and waits until
+    /// it is gone.
+    pub fn stop(self) {
+        drop(self.target);
+        let _ = self.thread.join();
     }
 }
 
@@ -67,6 +77,7 @@ fn caused_by_ourselves(taken: &Taken) -> bool {
 /// parent is no longer `parent`, it means just that, and `signal` goes to
 /// the main child (once; not rewritten: `-p` names what the child gets).
 /// Taken while the parent lives, it is an ordinary signal and forwarded.
+#[derive(Clone, Copy)]
 pub struct ParentDeath {
     pub stand_in: i32,
     pub signal: i32,
@@ -105,71 +116,134 @@ pub fn start(
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
     stop_delay: Option<Duration>,
-    mut parent_death: Option<ParentDeath>,
+    parent_death: Option<ParentDeath>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
-    crate::threads::start("forwarder", move || {
+    let thread = crate::threads::start("forwarder", move || {
         let Ok(target) = target_rx.recv() else {
             return;
         };
-        let mut delay = stop_delay;
-        let mut held: Option<HeldStop> = None;
+        let mut forwarding = Forwarding::new(target, rewrite, stop_delay);
+        forwarding.on_parent_death(parent_death);
         loop {
-            let taken = match &held {
-                None => Some(waitset.wait()),
-                Some(h) => waitset.wait_until(h.until),
+            forwarding.pass_on_held_stop_if_due();
+            let taken = match forwarding.held_until() {
+                None => waitset.wait().map(Some),
+                Some(until) => waitset.wait_until(until),
             };
-            let Some(taken) = taken else {
-                // The delay is over.
-                if let Some(h) = held.take() {
-                    log::info!("Stop delay over; passing on {}", signals::name(h.sig));
-                    forward(h.sig, &target, &rewrite);
-                }
-                continue;
-            };
-            if caused_by_ourselves(&taken) {
-                continue;
-            }
-            let sig = taken.sig;
-            if let Some(pd) = &mut parent_death
-                && pd.reports_the_death(sig)
-            {
-                log::info!(
-                    "Parent died; sending {} to the main child (-p)",
-                    signals::name(pd.signal)
-                );
-                send(pd.signal, &target);
-                continue;
-            }
-            let is_stop =
-                (sig == libc::SIGTERM || sig == libc::SIGINT) && rewrite.map(sig).is_some();
-            if is_stop {
-                if let Some(tx) = &stop_requests {
-                    let _ = tx.send(Event::StopRequested);
-                }
-                if let Some(h) = held.take() {
-                    log::info!(
-                        "{} received during the stop delay; passing on {} now",
-                        signals::name(sig),
-                        signals::name(h.sig)
-                    );
-                    forward(h.sig, &target, &rewrite);
-                } else if let Some(d) = delay.take() {
-                    log::info!(
-                        "Holding {} for {d:?} (--stop-delay); other signals pass at once",
-                        signals::name(sig)
-                    );
-                    held = Some(HeldStop {
-                        sig,
-                        until: Instant::now() + d,
-                    });
-                    continue;
+            match taken {
+                Ok(Some(taken)) => forwarding.on_signal(&taken, || {
+                    if let Some(tx) = &stop_requests {
+                        let _ = tx.send(Event::StopRequested);
+                    }
+                }),
+                // The delay is over: passed on at the top of the loop.
+                Ok(None) => {}
+                Err(err) => {
+                    // Never a loop that spins on a failing wait. Start-up
+                    // checked that the wait works, so this cannot happen.
+                    log::error!("sigwaitinfo failed: {err}; no more signals are passed on");
+                    return;
                 }
             }
-            forward(sig, &target, &rewrite);
         }
     })?;
-    Ok(Forwarder { target: target_tx })
+    Ok(Forwarder {
+        target: target_tx,
+        thread,
+    })
+}
+
+/// What happens to each signal taken off the queue: rewritten, held
+/// (`--stop-delay`) or passed on to the target. The forwarder thread runs
+/// one; without threads the single loop does (see `one_thread`).
+pub struct Forwarding {
+    target: Target,
+    rewrite: RewriteTable,
+    /// The stop delay, until it is used (only the first stop is held).
+    delay: Option<Duration>,
+    held: Option<HeldStop>,
+    parent_death: Option<ParentDeath>,
+}
+
+impl Forwarding {
+    pub fn new(target: Target, rewrite: RewriteTable, stop_delay: Option<Duration>) -> Self {
+        Forwarding {
+            target,
+            rewrite,
+            delay: stop_delay,
+            held: None,
+            parent_death: None,
+        }
+    }
+
+    /// `-p` with a signal that needs a stand-in (see [`ParentDeath`]).
+    pub fn on_parent_death(&mut self, parent_death: Option<ParentDeath>) {
+        self.parent_death = parent_death;
+    }
+
+    /// When a held stop signal is due: the wait for the next signal must
+    /// end by then.
+    pub fn held_until(&self) -> Option<Instant> {
+        self.held.as_ref().map(|h| h.until)
+    }
+
+    /// Passes the held stop signal on once its delay is over.
+    pub fn pass_on_held_stop_if_due(&mut self) {
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|h| Instant::now() >= h.until)
+            && let Some(h) = self.held.take()
+        {
+            log::info!("Stop delay over; passing on {}", signals::name(h.sig));
+            forward(h.sig, &self.target, &self.rewrite);
+        }
+    }
+
+    /// One signal taken off the queue. `stop_requested` is called for a
+    /// SIGTERM or SIGINT that the rewrite table does not drop, before it is
+    /// passed on or held.
+    pub fn on_signal(&mut self, taken: &Taken, stop_requested: impl FnOnce()) {
+        if caused_by_ourselves(taken) {
+            return;
+        }
+        let sig = taken.sig;
+        if let Some(pd) = &mut self.parent_death
+            && pd.reports_the_death(sig)
+        {
+            log::info!(
+                "Parent died; sending {} to the main child (-p)",
+                signals::name(pd.signal)
+            );
+            send(pd.signal, &self.target);
+            return;
+        }
+        let is_stop =
+            (sig == libc::SIGTERM || sig == libc::SIGINT) && self.rewrite.map(sig).is_some();
+        if is_stop {
+            stop_requested();
+            if let Some(h) = self.held.take() {
+                log::info!(
+                    "{} received during the stop delay; passing on {} now",
+                    signals::name(sig),
+                    signals::name(h.sig)
+                );
+                forward(h.sig, &self.target, &self.rewrite);
+            } else if let Some(d) = self.delay.take() {
+                log::info!(
+                    "Holding {} for {d:?} (--stop-delay); other signals pass at once",
+                    signals::name(sig)
+                );
+                self.held = Some(HeldStop {
+                    sig,
+                    until: Instant::now() + d,
+                });
+                return;
+            }
+        }
+        forward(sig, &self.target, &self.rewrite);
+    }
 }
 
 /// `--stop-delay`: the first SIGTERM or SIGINT, held so that a load balancer
@@ -182,6 +256,9 @@ struct HeldStop {
     sig: i32,
     until: Instant,
 }
+
+/// Set once a signal could not be passed on for want of permission.
+static WARNED_NOT_PERMITTED: AtomicBool = AtomicBool::new(false);
 
 fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     let Some(out) = rewrite.map(sig) else {
@@ -202,29 +279,45 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
 
 /// Sends `sig` to `target`, and says why not if it could not.
 fn send(sig: i32, target: &Target) {
+    let out = sig;
     let result = match target {
-        Target::Process(pidfd) => pidfd.send_signal(sig),
-        Target::ProcessByPid(pid) => sys::kill_process(*pid, sig),
-        Target::Group(pgid) => sys::kill_process_group(*pgid, sig),
+        Target::Process(pidfd) => pidfd.send_signal(out),
+        Target::ProcessByPid(pid) => sys::kill_process(*pid, out),
+        Target::Group(pgid) => sys::kill_process_group(*pgid, out),
     };
     if let Err(err) = result {
-        if !sys::is_gone(&err) {
+        if sys::is_gone(&err) {
+            if let Target::Group(pgid) = target {
+                // As tini warns: with -g, the group is gone while tini-rs
+                // still runs only when the main child left it, which the
+                // user may not expect.
+                log::warn!(
+                    "The main child's process group {pgid} is gone; {} not passed on",
+                    signals::name(out)
+                );
+            } else {
+                // The main child is already gone (tini-rs runs on through a
+                // grace period); nothing to pass it to.
+                log::debug!("Main child is gone; {} not passed on", signals::name(out));
+            }
+        } else if err.raw_os_error() == Some(libc::EPERM) {
+            // A main child that changed user (setuid) while tini-rs runs
+            // without privilege: every later signal fails the same way, so
+            // the warning is given once and the rest go to the debug log.
+            if WARNED_NOT_PERMITTED.swap(true, Ordering::Relaxed) {
+                log::debug!("Not permitted to pass {}", signals::name(out));
+            } else {
+                log::warn!(
+                    "Could not pass {} to the main child: {err} (it may run as another user); \
+                     later signals that fail the same way are logged at debug level",
+                    signals::name(out)
+                );
+            }
+        } else {
             log::warn!(
                 "Could not pass {} to the main child: {err}",
-                signals::name(sig)
+                signals::name(out)
             );
-        } else if let Target::Group(pgid) = target {
-            // As tini warns: with -g, the group is gone while tini-rs still
-            // runs only when the main child left it, which the user may
-            // not expect.
-            log::warn!(
-                "The main child's process group {pgid} is gone; {} not passed on",
-                signals::name(sig)
-            );
-        } else {
-            // The main child is already gone (tini-rs runs on through a
-            // grace period); nothing to pass it to.
-            log::debug!("Main child is gone; {} not passed on", signals::name(sig));
         }
     }
 }

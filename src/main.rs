@@ -13,9 +13,11 @@
 
 mod child;
 mod cli;
+mod death_report;
 mod event;
 mod forward;
 mod logging;
+mod one_thread;
 mod pause;
 mod procfs;
 mod reaper;
@@ -73,8 +75,17 @@ fn run() -> ExitCode {
         log::error!("cannot set up signal handling: {err}");
         return ExitCode::FAILURE;
     }
+    if let Err(err) = signals::check_waiting_works() {
+        log::error!(
+            "cannot wait for signals: rt_sigtimedwait refused ({err}); tini-rs needs it to \
+             forward signals and reap without busy waiting"
+        );
+        return ExitCode::FAILURE;
+    }
     if let Err(err) = set_up_reaping(config.subreaper) {
-        log::error!("cannot register as child subreaper: {err}");
+        log::error!(
+            "cannot register as child subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed: {err}"
+        );
         return ExitCode::FAILURE;
     }
     let parent_death = match config
@@ -82,12 +93,14 @@ fn run() -> ExitCode {
         .map(|sig| set_up_parent_death_signal(sig, config.pause))
         .transpose()
     {
-        Ok(proxied) => proxied.flatten(),
+        Ok(stand_in) => stand_in.flatten(),
         Err(err) => {
             log::error!("cannot set the parent-death signal: {err}");
             return ExitCode::FAILURE;
         }
     };
+    // The OOM kill counter's first reading, before any child can die.
+    death_report::start();
     log::debug!(
         "Signals never forwarded: {}",
         signals::names(signals::never_forwarded())
@@ -96,7 +109,7 @@ fn run() -> ExitCode {
         // Nothing to hand on to a child: let go of it all at once.
         let_go_of_inherited_descriptors_and_directory();
         return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
-            log::error!("cannot start a thread: {err}");
+            log::error!("cannot wait for signals: {err}");
             ExitCode::FAILURE
         });
     }
@@ -155,16 +168,16 @@ fn set_up_parent_death_signal(
     pause: bool,
 ) -> std::io::Result<Option<forward::ParentDeath>> {
     let parent = std::os::unix::process::parent_id();
-    let proxied = (!pause && !signals::is_forwardable(sig)).then(|| forward::ParentDeath {
+    let stand_in = (!pause && !signals::is_forwardable(sig)).then(|| forward::ParentDeath {
         stand_in: forward::parent_death_stand_in(),
         signal: sig,
         parent,
     });
-    let asked = proxied.as_ref().map_or(sig, |p| p.stand_in);
+    let asked = stand_in.as_ref().map_or(sig, |p| p.stand_in);
     sys::set_parent_death_signal(asked).map_err(|err| {
         std::io::Error::new(err.kind(), format!("{}: {err}", signals::name(asked)))
     })?;
-    if let Some(p) = &proxied {
+    if let Some(p) = &stand_in {
         log::debug!(
             "-p {}: asking for {} instead, which tini-rs can take and turn into {0} for the main child",
             signals::name(p.signal),
@@ -178,41 +191,107 @@ fn set_up_parent_death_signal(
         );
         sys::send_to_ourselves(asked)?;
     }
-    Ok(proxied)
+    Ok(stand_in)
+}
+
+/// The helper threads of a run with a main child.
+struct Threads {
+    forwarder: forward::Forwarder,
+    /// With a grace period: the reaper thread and the shutdown's channel.
+    grace_period: Option<GracePeriod>,
+}
+
+impl Threads {
+    /// Without a grace period, tini's behaviour: the main thread is the
+    /// reaper. With one, the reaper starts first. Either every thread
+    /// needed runs or none does.
+    fn start(
+        config: &Config,
+        parent_death: Option<forward::ParentDeath>,
+    ) -> std::io::Result<Threads> {
+        let grace_period = config
+            .grace_period
+            .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
+            .transpose()?;
+        let forwarder = forward::start(
+            signals::WaitSet::forwardable(),
+            config.rewrite.clone(),
+            grace_period.as_ref().map(GracePeriod::stop_requests),
+            config.stop_delay,
+            parent_death,
+        );
+        match forwarder {
+            Ok(forwarder) => Ok(Threads {
+                forwarder,
+                grace_period,
+            }),
+            Err(err) => {
+                if let Some(grace_period) = grace_period {
+                    grace_period.abandon();
+                    threads::wait_until_single_threaded();
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends every thread (before any has done anything) and returns once
+    /// the kernel has let go of them, so the tasks they took from a pids
+    /// limit are free again.
+    fn stop(self) {
+        self.forwarder.stop();
+        if let Some(grace_period) = self.grace_period {
+            grace_period.abandon();
+        }
+        threads::wait_until_single_threaded();
+    }
 }
 
 /// Starts the helper threads, then the main child, and waits: returns its
 /// raw wait status (`None` if it was lost), or the exit code that says why
 /// it could not run. Threads start first, since one that fails to start
-/// after the child exists would leave the child running on, orphaned.
+/// after the child exists would leave the child running on, orphaned. When
+/// none can start, tini-rs runs single-threaded (see `one_thread`).
 fn run_main_child(
     config: &Config,
     inherited: &'static InheritedState,
     parent_death: Option<forward::ParentDeath>,
 ) -> Result<Option<WaitStatus>, ExitCode> {
-    let cannot_start_thread = |err: std::io::Error| {
-        log::error!("cannot start a thread: {err}");
-        ExitCode::FAILURE
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
+    let (threads, no_thread) = match Threads::start(config, parent_death) {
+        Ok(threads) => (Some(threads), None),
+        Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
     };
-    // Without a grace period, tini's behaviour: the main thread is the reaper.
-    let grace_period = config
-        .grace_period
-        .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
-        .transpose()
-        .map_err(cannot_start_thread)?;
-    let forwarder = forward::start(
-        signals::WaitSet::forwardable(),
-        config.rewrite.clone(),
-        grace_period.as_ref().map(GracePeriod::stop_requests),
-        config.stop_delay,
-        parent_death,
-    )
-    .map_err(cannot_start_thread)?;
-
-    let main_pid = child::spawn(&config.program, inherited).map_err(|err| {
-        log::error!("{}", err.message);
-        err.exit_code
-    })?;
+    let (threads, main_pid) = match child::spawn(&config.program, inherited) {
+        Ok(pid) => {
+            if let Some(why) = no_thread {
+                log::warn!("{why}; running single-threaded: one loop takes signals and reaps");
+            }
+            (threads, pid)
+        }
+        // A pids limit (or RLIMIT_NPROC) with room for the child only
+        // without the threads: the child matters more.
+        Err(err) if err.errno == Some(libc::EAGAIN) && threads.is_some() => {
+            log::warn!(
+                "{} beside the helper threads; stopping them and running single-threaded: \
+                 one loop takes signals and reaps",
+                err.message
+            );
+            if let Some(threads) = threads {
+                threads.stop();
+            }
+            let pid = child::spawn(&config.program, inherited).map_err(|err| {
+                log::error!("{}", err.message);
+                err.exit_code
+            })?;
+            (None, pid)
+        }
+        Err(err) => {
+            log::error!("{}", err.message);
+            return Err(err.exit_code);
+        }
+    };
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
     let_go_of_inherited_descriptors_and_directory();
     let main_pidfd = match sys::PidFd::open(main_pid) {
@@ -231,9 +310,22 @@ fn run_main_child(
         }
     };
     log::debug!("Forwarding signals to {}", target.describe());
-    forwarder.aim(target);
 
-    Ok(match grace_period {
+    let Some(threads) = threads else {
+        let mut forwarding =
+            forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay);
+        forwarding.on_parent_death(parent_death);
+        let events =
+            one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
+        return Ok(match config.grace_period {
+            Some(grace) => {
+                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
+            }
+            None => events.until_main_exits(),
+        });
+    };
+    threads.forwarder.aim(target);
+    Ok(match threads.grace_period {
         Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
         None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })

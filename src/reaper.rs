@@ -7,6 +7,7 @@
 //! with a grace period it runs in its own thread while the main thread
 //! keeps the shutdown's clock.
 
+use crate::death_report;
 use crate::event::Event;
 use crate::status::WaitStatus;
 use crate::sys::wait::{is_no_child, wait_for_any_child};
@@ -14,6 +15,7 @@ use std::convert::Infallible;
 use std::io;
 use std::ops::ControlFlow;
 use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
 
 /// Reaps in the calling thread until the main child has exited, then reaps
 /// what has already exited too (tini does the same) and returns the main
@@ -49,6 +51,7 @@ pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
 /// The reaper thread, waiting to learn the main child's pid.
 pub struct Reaper {
     main_pid: Sender<Option<libc::pid_t>>,
+    thread: JoinHandle<()>,
 }
 
 impl Reaper {
@@ -58,6 +61,13 @@ impl Reaper {
     pub fn watch(self, pid: Option<libc::pid_t>) {
         // Only fails if the thread is gone, which it never is by itself.
         let _ = self.main_pid.send(pid);
+    }
+
+    /// Ends the thread before it has reaped anything, and waits until it
+    /// is gone.
+    pub fn stop(self) {
+        drop(self.main_pid);
+        let _ = self.thread.join();
     }
 }
 
@@ -69,7 +79,7 @@ impl Reaper {
 /// has stopped.
 pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
     let (pid_tx, pid_rx) = channel::<Option<libc::pid_t>>();
-    crate::threads::start("reaper", move || {
+    let thread = crate::threads::start("reaper", move || {
         let Ok(main_pid) = pid_rx.recv() else {
             return;
         };
@@ -87,7 +97,10 @@ pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
         };
         let _ = events.send(last);
     })?;
-    Ok(Reaper { main_pid: pid_tx })
+    Ok(Reaper {
+        main_pid: pid_tx,
+        thread,
+    })
 }
 
 /// The reaping loop. Calls `on_main_exit` with the main child's raw status
@@ -104,8 +117,7 @@ fn reap<T>(
     loop {
         match wait_for_any_child(true)? {
             Some((pid, status)) if main_pid == Some(pid) => {
-                log::trace!("waitpid: pid {pid}, raw status {status:#x}");
-                log::info!("Main child exited with status {}", status.exit_code());
+                report_main(pid, status);
                 main_pid = None;
                 if let ControlFlow::Break(value) = on_main_exit(status) {
                     return Ok(value);
@@ -117,12 +129,25 @@ fn reap<T>(
     }
 }
 
-/// Logs a reaped process that is not the main child.
-fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
+/// Logs the main child's exit, and how it died if a signal killed it.
+pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    log::info!("Main child exited with status {}", status.exit_code());
+    if let Some(cause) = death_report::cause(status) {
+        log::warn!("Main child {pid} was {cause}");
+    }
+}
+
+/// Logs a reaped process that is not the main child, and how it died if a
+/// signal killed it.
+pub fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
+    log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    let cause = death_report::cause(status)
+        .map(|cause| format!("; it was {cause}"))
+        .unwrap_or_default();
     if warn_on_reap {
-        log::warn!("Reaped zombie process with pid={pid}");
+        log::warn!("Reaped zombie process with pid={pid}{cause}");
     } else {
-        log::debug!("Reaped zombie process with pid={pid}");
+        log::debug!("Reaped zombie process with pid={pid}{cause}");
     }
 }

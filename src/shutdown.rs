@@ -17,7 +17,8 @@
 //! [`GracePeriod::run_until_every_descendant_is_gone`], or in pause mode
 //! [`GracePeriod::stop_every_descendant`].
 
-use crate::event::Event;
+use crate::event::{Event, Events};
+use crate::one_thread::OneLoop;
 use crate::procfs::{self, Process};
 use crate::reaper::{self, Reaper};
 use crate::status::WaitStatus;
@@ -79,7 +80,8 @@ impl GracePeriod {
         // yet, so it cannot have been reaped and its pid reused.
         let main_child = MainChild::new(pid, pidfd);
         self.reaper.watch(Some(pid));
-        EndOfLife::new(self.grace, Some(main_child)).run(&self.events)
+        let mut events = self.events;
+        EndOfLife::new(self.grace, Some(main_child)).run(&mut events)
     }
 
     /// Pause mode (`-P`), at SIGTERM or SIGINT: every descendant is asked to
@@ -90,8 +92,30 @@ impl GracePeriod {
         // now ends, with ECHILD, exactly when the last descendant is gone.
         let _ = self.events_tx.send(Event::StopRequested);
         self.reaper.watch(None);
-        EndOfLife::new(self.grace, None).run(&self.events);
+        let mut events = self.events;
+        EndOfLife::new(self.grace, None).run(&mut events);
     }
+
+    /// Gives up the reaper thread before any child exists (tini-rs then
+    /// runs single-threaded), and waits until it is gone.
+    pub fn abandon(self) {
+        self.reaper.stop();
+    }
+}
+
+/// The same end of life without helper threads (see `one_thread`): the
+/// single loop reaps and forwards, and its events drive the clock. With
+/// `main_child` (its pid and pidfd, if any) as
+/// [`GracePeriod::run_until_every_descendant_is_gone`]; without, as pause
+/// mode's [`GracePeriod::stop_every_descendant`], the stop already
+/// requested. Call it before the loop has reaped anything.
+pub fn run_single_threaded(
+    grace: Duration,
+    mut events: OneLoop,
+    main_child: Option<(libc::pid_t, Option<PidFd>)>,
+) -> Option<WaitStatus> {
+    let main_child = main_child.map(|(pid, pidfd)| MainChild::new(pid, pidfd));
+    EndOfLife::new(grace, main_child).run(&mut events)
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
@@ -155,15 +179,16 @@ impl EndOfLife {
 
     /// Returns once the reaper reports that no child is left (or that it
     /// failed), with the main child's status if it was reported.
-    fn run(mut self, events: &Receiver<Event>) -> Option<WaitStatus> {
+    fn run(mut self, events: &mut impl Events) -> Option<WaitStatus> {
         loop {
-            // `None`: the wake-up time came with no event, so there is work
-            // (the channel cannot be disconnected: see `GracePeriod`).
-            let event = match &self.stopping {
-                // Nothing is happening: block, zero wake-ups.
-                None => events.recv().ok(),
-                Some(s) => events.recv_timeout(s.next_wake(self.main_gone())).ok(),
-            };
+            // `None`: the wake-up time came with no event, so there is work.
+            // Nothing is happening before the clock starts: block, zero
+            // wake-ups.
+            let timeout = self
+                .stopping
+                .as_ref()
+                .map(|s| s.next_wake(self.main_gone()));
+            let event = events.next(timeout);
             match event {
                 Some(Event::StopRequested) => self.on_stop_requested(),
                 Some(Event::MainExited(status)) => self.on_main_exited(status),

@@ -6,7 +6,8 @@
 //! guess, so real-time signals are first-class citizens.
 
 use crate::sys::signal::{self as sys_signal, Disposition, SignalSet, Taken};
-use std::time::Instant;
+use std::io;
+use std::time::{Duration, Instant};
 
 /// The highest signal number on this system (64 on Linux).
 pub fn max_signal() -> i32 {
@@ -78,24 +79,37 @@ impl WaitSet {
     }
 
     /// Blocks until one of the signals is pending and takes it, with the
-    /// sender's details. Zero wake-ups until then.
-    pub fn wait(&self) -> Taken {
+    /// sender's details. Zero wake-ups until then. An error only where the
+    /// wait itself is refused (see [`check_waiting_works`]).
+    pub fn wait(&self) -> io::Result<Taken> {
         loop {
-            if let Some(taken) = self.0.take(None) {
-                return taken;
+            if let Some(taken) = self.0.take(None)? {
+                return Ok(taken);
             }
         }
     }
 
-    /// Like [`WaitSet::wait`], but gives up at `deadline` (`None` then).
-    pub fn wait_until(&self, deadline: Instant) -> Option<Taken> {
+    /// Like [`WaitSet::wait`], but gives up at `deadline` (`Ok(None)` then).
+    pub fn wait_until(&self, deadline: Instant) -> io::Result<Option<Taken>> {
         loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            if let Some(taken) = self.0.take(Some(left)) {
-                return Some(taken);
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(None);
+            };
+            if let Some(taken) = self.0.take(Some(left))? {
+                return Ok(Some(taken));
             }
         }
     }
+}
+
+/// Checks, before anything depends on it, that the kernel lets tini-rs
+/// wait for signals (`rt_sigtimedwait`, which sigwaitinfo and sigtimedwait
+/// both are): a seccomp profile may refuse it. Waits on the empty set for
+/// no time, so it takes nothing off the queue. Nothing else can tell
+/// tini-rs that a signal or a child's exit is waiting without waking up
+/// again and again, so a refusal ends tini-rs before the child starts.
+pub fn check_waiting_works() -> io::Result<()> {
+    WaitSet::of([]).0.take(Some(Duration::ZERO)).map(|_| ())
 }
 
 /// Parses `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`, `RTMAX-1` (case-insensitive

@@ -29,6 +29,18 @@ impl WaitStatus {
     }
 }
 
+impl WaitStatus {
+    /// The signal that killed the process, if one did.
+    pub fn killing_signal(self) -> Option<i32> {
+        libc::WIFSIGNALED(self.0).then(|| libc::WTERMSIG(self.0))
+    }
+
+    /// The kernel wrote a core when the signal killed it.
+    pub fn core_dumped(self) -> bool {
+        libc::WIFSIGNALED(self.0) && libc::WCOREDUMP(self.0)
+    }
+}
+
 impl fmt::LowerHex for WaitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::LowerHex::fmt(&self.0, f)

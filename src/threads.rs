@@ -17,3 +17,18 @@ pub fn start(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<Joi
         .stack_size(STACK_SIZE)
         .spawn(body)
 }
+
+/// After joining every helper thread: waits (at most a second) until the
+/// kernel has released them too. A joined thread may still count against a
+/// pids limit for a moment: join returns when the thread's exit clears its
+/// tid, just before the kernel releases the task.
+pub fn wait_until_single_threaded() {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        let tasks = std::fs::read_dir("/proc/self/task").map(|d| d.count());
+        if !matches!(tasks, Ok(n) if n > 1) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

@@ -63,40 +63,6 @@ fn static_tini(test: &str) -> Option<PathBuf> {
 // The fixture image.
 
 impl Engine {
-    /// Builds the fixture image from a context laid out in a temp dir.
-    fn build_fixture(&self, tini: &Path) -> Result<(), String> {
-        let busybox = PathBuf::from(
-            std::env::var_os("TINI_RS_BUSYBOX").unwrap_or_else(|| "/bin/busybox".into()),
-        );
-        check_static(&busybox).map_err(|e| format!("busybox: {e}"))?;
-        let ctx = TempDir::new("fixture");
-        let io = |what: &str, e: std::io::Error| format!("fixture context: {what}: {e}");
-        let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/fixture/Dockerfile");
-        std::fs::copy(&dockerfile, ctx.file("Dockerfile")).map_err(|e| io("Dockerfile", e))?;
-        let rootfs = ctx.file("rootfs");
-        for dir in ["bin", "tmp"] {
-            std::fs::create_dir_all(rootfs.join(dir)).map_err(|e| io(dir, e))?;
-        }
-        std::fs::copy(tini, rootfs.join("tini-rs")).map_err(|e| io("tini-rs", e))?;
-        std::fs::copy(&busybox, rootfs.join("bin/busybox")).map_err(|e| io("busybox", e))?;
-        let mut list_cmd = Command::new(rootfs.join("bin/busybox"));
-        list_cmd.arg("--list");
-        let (code, list, err) = run(list_cmd, Duration::from_secs(10));
-        if code != 0 {
-            return Err(format!("busybox --list failed: {err}"));
-        }
-        for applet in list.split_whitespace().filter(|a| *a != "busybox") {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
-                .map_err(|e| io(applet, e))?;
-        }
-        let ctx_path = ctx.0.to_string_lossy().into_owned();
-        let (code, out, err) = self.exec(&["build", "-q", "-t", IMAGE, &ctx_path]);
-        if code != 0 {
-            return Err(format!("{:?} build failed:\n{out}\n{err}", self.kind));
-        }
-        Ok(())
-    }
-
     /// Builds docker/pause/Dockerfile, the pause image README shows, as
     /// PAUSE_IMAGE; only the pause tests need it.
     fn build_pause_image(&self) {
@@ -124,7 +90,7 @@ fn docker(test: &str) -> Option<&'static Engine> {
     static DOCKER: OnceLock<Result<Engine, String>> = OnceLock::new();
     let engine = DOCKER.get_or_init(|| {
         let engine = docker_engine(&host)?;
-        engine.build_fixture(&tini)?;
+        engine.build_fixture(&tini, IMAGE)?;
         Ok(engine)
     });
     match engine {
@@ -214,7 +180,7 @@ fn podman(test: &str) -> Option<Engine> {
         run_opts: vec!["--network".into(), "none".into()],
         store: Some(store),
     };
-    if let Err(why) = engine.build_fixture(&tini) {
+    if let Err(why) = engine.build_fixture(&tini, IMAGE) {
         panic!("{test}: {why}");
     }
     Some(engine)

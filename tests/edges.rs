@@ -23,16 +23,16 @@ fn tini_with_failing(errno: i32, names: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// Under `pids.max = 2` tini-rs and one more task fit: the forwarder thread
-/// (and with a grace period the reaper thread, which no longer fits) starts
-/// before the main child, so whatever fails, no child is left running.
+/// Under `pids.max = 1` only tini-rs itself fits: no helper thread can
+/// start (so it goes single-threaded), and then the main child cannot start
+/// either: exit 1 with one error line, nothing left running.
 #[test]
 fn a_thread_or_child_that_cannot_start_leaves_nothing_running() {
     if !require_root("a_thread_or_child_that_cannot_start_leaves_nothing_running") {
         return;
     }
     for extra in [&[][..], &["--grace-period", "5"][..]] {
-        let cgroup = PidsCgroup::create("thread-fail", 2);
+        let cgroup = PidsCgroup::create("thread-fail", 1);
         let mut cmd = tini(&["-s"]);
         cmd.args(extra)
             .args(["--", "sleep", "30"])
@@ -48,12 +48,46 @@ fn a_thread_or_child_that_cannot_start_leaves_nothing_running() {
         drop(cgroup);
         let (out, err) = tini_rs.output();
         assert_eq!((code, out.as_str()), (1, ""), "{extra:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{extra:?}: one error line: {err}");
-        assert!(err.starts_with("[ERROR"), "{extra:?}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("[ERROR")).collect();
+        assert_eq!(errors.len(), 1, "{extra:?}: one error line: {err}");
+        assert_eq!(err.lines().count(), 1, "{extra:?}: {err}");
         assert!(
             left.is_empty(),
             "{extra:?}: tini-rs exited but left {left:?} running in its cgroup"
         );
+    }
+}
+
+/// Under `pids.max = 2` tini-rs and its main child fit, its helper threads
+/// do not: it runs single-threaded and still passes SIGTERM on.
+#[test]
+fn with_room_for_the_child_but_no_thread_tini_rs_runs_single_threaded() {
+    if !require_root("with_room_for_the_child_but_no_thread_tini_rs_runs_single_threaded") {
+        return;
+    }
+    for extra in [&[][..], &["--grace-period", "5"][..]] {
+        let cgroup = PidsCgroup::create("one-thread", 2);
+        let mut cmd = tini(&["-s"]);
+        cmd.args(extra)
+            .args(["--", "sleep", "30"])
+            .env_remove("TINI_VERBOSITY")
+            .env_remove("RUST_LOG");
+        cgroup.join_before_exec(&mut cmd);
+        let mut tini_rs = Running::start_captured(cmd);
+        let pid = tini_rs.pid();
+        assert!(
+            wait_until(LIMIT, || children_of(pid)
+                .iter()
+                .any(|&c| proc_comm(c).as_deref() == Some("sleep"))),
+            "{extra:?}: the main child never ran"
+        );
+        assert_eq!(status_field(pid, "Threads").as_deref(), Some("1"));
+        tini_rs.signal(libc::SIGTERM);
+        let code = tini_rs.exit_code(LIMIT);
+        drop(cgroup);
+        let (_, err) = tini_rs.output();
+        assert_eq!(code, 128 + libc::SIGTERM, "{extra:?}: {err}");
+        assert!(err.contains("running single-threaded"), "{extra:?}: {err}");
     }
 }
 

@@ -5,7 +5,9 @@
 #   runs `cargo test` (unit, integration, container and application tests),
 #   the release and package checks (tests/package.sh), tini's own test suite
 #   (tests/tini_suite.sh), the benchmark's quick smoke mode and one pass of
-#   tests/apps/stop_loses.py, and stops the engine, even on failure.
+#   tests/apps/stop_loses.py, the CRI tests (tests/cri/run.sh: containerd's
+#   CRI plugin, as Kubernetes runs pods), and stops the engine, even on
+#   failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,9 +30,13 @@ fi
 # tests/apps/image.sh builds a Debian root filesystem for the
 # real-application tests (mmdebstrap, which checks signatures with gpg and
 # mounts /proc and /dev in the new root; both only recommended by it).
+# tests/cri/run.sh runs Debian's containerd with its CRI plugin (containerd
+# also comes with docker.io) and talks to it with Debian's gRPC for Python
+# (python3-grpcio; python3-grpc-tools compiles the CRI API).
 packages=(util-linux bsdutils procps python3 strace busybox-static docker.io
   podman runc tini dumb-init catatonit gcc libc6-dev python3-venv python3-dev
-  libcap-dev git dpkg-dev lintian groff-base man-db mmdebstrap gpg mount)
+  libcap-dev git dpkg-dev lintian groff-base man-db mmdebstrap gpg mount
+  containerd python3-grpcio python3-grpc-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -67,3 +73,8 @@ python3 tests/bench/bench.py --quick
 if [ -n "${TINI_RS_APPS_IMAGE:-}" ]; then
   python3 tests/apps/stop_loses.py --runs 1
 fi
+# tini-rs under Kubernetes' container runtime (containerd's CRI plugin, its
+# own containerd): the pod sandbox, a container's init with and without
+# --grace-period, a member of a pod's shared PID namespace (about 70 s).
+DOCKER_HOST="$TINI_RS_DOCKER_HOST" TINI_RS_APPS_IMAGE="${TINI_RS_APPS_IMAGE:-}" \
+  tests/cri/run.sh "$TINI_RS_STATIC"

@@ -5,7 +5,8 @@
 //! nix serves where it loses nothing; raw libc stays where nix cannot say
 //! what we need (real-time signals, glibc's own signals 32/33, pidfds,
 //! close_range, posix_spawn's terminal action), and each such site says
-//! why. Fallible calls return an `io::Result`.
+//! why. Fallible calls return an `io::Result`. docs/DESIGN.md (section 15)
+//! lists every call and what tini-rs does when a seccomp profile refuses it.
 //!
 //! - this file: processes (signalling them, pidfds, the subreaper and
 //!   parent-death bits, descriptors, the working directory, malloc);
@@ -17,10 +18,12 @@ pub mod signal;
 pub mod spawn;
 pub mod wait;
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A raw system call's return value: -1 (or any negative) means `errno`.
 fn check_syscall(rc: libc::c_long) -> io::Result<libc::c_long> {
@@ -49,7 +52,15 @@ pub fn is_gone(err: &io::Error) -> bool {
 
 /// A pidfd names one process for its whole life: signalling through it can
 /// never hit a process that later got the same pid.
-pub struct PidFd(OwnedFd);
+pub struct PidFd {
+    fd: OwnedFd,
+    pid: libc::pid_t,
+}
+
+/// Set once `pidfd_send_signal` has been refused (seccomp's EPERM, or
+/// ENOSYS) while `kill` to the same process worked: from then on every
+/// pidfd signals by pid, without asking again.
+static PIDFD_SIGNAL_REFUSED: AtomicBool = AtomicBool::new(false);
 
 impl PidFd {
     /// `pidfd_open(2)`: a handle on the live (or zombie, not yet reaped)
@@ -58,18 +69,45 @@ impl PidFd {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
         let fd = check_syscall(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
         // SAFETY: the kernel just gave us this fd (close-on-exec); we own it.
-        Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        Ok(PidFd { fd, pid })
     }
 
     /// `pidfd_send_signal(2)`: kill(2), but to exactly this process. Fails
     /// with ESRCH once the process has been reaped.
+    ///
+    /// Where a seccomp profile refuses the call (EPERM or ENOSYS, while
+    /// pidfd_open is allowed) it signals by pid instead, and only while the
+    /// pidfd says the process has not exited: a process that has not exited
+    /// has not been reaped, so its pid is still its own. (A pidfd turns
+    /// readable when its process exits.)
     pub fn send_signal(&self, sig: i32) -> io::Result<()> {
+        if !PIDFD_SIGNAL_REFUSED.load(Ordering::Relaxed) {
+            match self.pidfd_send_signal(sig) {
+                Err(err) if is_refused(&err) => {
+                    self.kill_while_alive(sig)?;
+                    // kill worked where pidfd_send_signal did not: the call
+                    // itself is refused, not this signal to this process.
+                    if !PIDFD_SIGNAL_REFUSED.swap(true, Ordering::Relaxed) {
+                        log::warn!(
+                            "pidfd_send_signal refused ({err}); signalling processes by pid from now on"
+                        );
+                    }
+                    return Ok(());
+                }
+                other => return other,
+            }
+        }
+        self.kill_while_alive(sig)
+    }
+
+    fn pidfd_send_signal(&self, sig: i32) -> io::Result<()> {
         let no_info = std::ptr::null::<libc::siginfo_t>();
         // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
         check_syscall(unsafe {
             libc::syscall(
                 libc::SYS_pidfd_send_signal,
-                self.0.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 sig,
                 no_info,
                 0,
@@ -78,10 +116,30 @@ impl PidFd {
         Ok(())
     }
 
+    /// kill(2) to our pid, unless a zero-timeout poll says the process has
+    /// exited (ESRCH then, as pidfd_send_signal would say). A poll that
+    /// fails says nothing either way; the kill goes ahead.
+    fn kill_while_alive(&self, sig: i32) -> io::Result<()> {
+        let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|ready| ready > 0) {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        kill_process(self.pid, sig)
+    }
+
     /// A second descriptor for the same process.
     pub fn try_clone(&self) -> io::Result<PidFd> {
-        Ok(PidFd(self.0.try_clone()?))
+        Ok(PidFd {
+            fd: self.fd.try_clone()?,
+            pid: self.pid,
+        })
     }
+}
+
+/// True for the errors a seccomp profile (EPERM) or an older kernel
+/// (ENOSYS) gives for a system call it does not allow.
+pub fn is_refused(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EPERM) | Some(libc::ENOSYS))
 }
 
 /// True when tini-rs is PID 1 of its PID namespace: the kernel re-parents

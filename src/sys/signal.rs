@@ -135,10 +135,11 @@ impl SignalSet {
 
     /// Blocks until one of the signals is pending and takes it off the
     /// queue (sigwaitinfo), or gives up after `timeout` (sigtimedwait).
-    /// `None` on a timeout or EINTR (a stop and continue), the only errors
-    /// possible. The signals must be blocked in every thread. Raw libc:
+    /// `Ok(None)` on a timeout or EINTR (a stop and continue). Any other
+    /// error (a seccomp profile's EPERM, ENOSYS) is returned: retrying it
+    /// would spin. The signals must be blocked in every thread. Raw libc:
     /// nix's sigwait gives no siginfo, no timeout and no real-time signals.
-    pub fn take(&self, timeout: Option<Duration>) -> Option<Taken> {
+    pub fn take(&self, timeout: Option<Duration>) -> io::Result<Option<Taken>> {
         let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
         // SAFETY: a valid set, a valid timespec if any, and room for the
         // siginfo the kernel writes.
@@ -156,11 +157,15 @@ impl SignalSet {
             }
         };
         if sig <= 0 {
-            return None;
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
+                _ => Err(err),
+            };
         }
         // SAFETY: filled in by the successful call.
         let info = unsafe { info.assume_init() };
-        Some(Taken::from_info(sig, &info))
+        Ok(Some(Taken::from_info(sig, &info)))
     }
 }
 
