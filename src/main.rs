@@ -289,8 +289,6 @@ fn run_main_child(
     inherited: &'static InheritedState,
     parent_death: Option<forward::ParentDeath>,
 ) -> Result<Option<WaitStatus>, ExitCode> {
-    // Why there is no thread, said once the child runs: a child that cannot
-    // start either gets its one error line, nothing more.
     // dumb-init's setsid mode: the terminal is given up before anything
     // else, so that the child's new session can take it.
     let new_session = config.dumb_init.is_some_and(|m| m.setsid);
@@ -303,6 +301,8 @@ fn run_main_child(
         new_session,
         say_setsid_complete: new_session && logging::dumb_init_debug_on(),
     };
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
     let (threads, no_thread) = match Threads::start(config, &ignore_once, parent_death) {
         Ok(threads) => (Some(threads), None),
         Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
