@@ -223,6 +223,10 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
             signals::name(out)
         );
     }
+    // `--wait-all`, once the main child is gone: to what is left instead.
+    if crate::wait_all::pass_on_to_descendants(sig, out) {
+        return;
+    }
     let result = match target {
         Target::Process(pidfd) => pidfd.send_signal(out),
         Target::ProcessByPid(pid) => sys::kill_process(*pid, out),

@@ -26,6 +26,7 @@ mod signals;
 mod status;
 mod sys;
 mod threads;
+mod wait_all;
 
 use cli::{Action, Config};
 use shutdown::GracePeriod;
@@ -223,6 +224,10 @@ fn run_main_child(
 ) -> Result<Option<WaitStatus>, ExitCode> {
     // Why there is no thread, said once the child runs: a child that cannot
     // start either gets its one error line, nothing more.
+    if config.wait_all {
+        // Before any thread: the reaper and the forwarder read it.
+        wait_all::turn_on(config.grace_period.is_some());
+    }
     let (threads, no_thread) = match Threads::start(config) {
         Ok(threads) => (Some(threads), None),
         Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
@@ -281,15 +286,24 @@ fn run_main_child(
         let events =
             one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
         return Ok(match config.grace_period {
-            Some(grace) => {
-                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
-            }
+            Some(grace) => shutdown::run_single_threaded(
+                grace,
+                events,
+                Some((main_pid, main_pidfd)),
+                config.wait_all,
+            ),
+            None if config.wait_all => events.until_no_child_is_left(),
             None => events.until_main_exits(),
         });
     };
     threads.forwarder.aim(target);
     Ok(match threads.grace_period {
-        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
+        Some(grace_period) => {
+            grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd, config.wait_all)
+        }
+        None if config.wait_all => {
+            reaper::reap_until_no_child_is_left(main_pid, config.warn_on_reap)
+        }
         None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
     })
 }

@@ -23,7 +23,6 @@ use crate::procfs::{self, Process};
 use crate::reaper::{self, Reaper};
 use crate::status::WaitStatus;
 use crate::sys::{self, PidFd};
-use nix::sys::signal::Signal;
 use std::collections::HashSet;
 use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -75,13 +74,14 @@ impl GracePeriod {
         self,
         pid: libc::pid_t,
         pidfd: Option<PidFd>,
+        wait_all: bool,
     ) -> Option<WaitStatus> {
         // Before the reaper learns the pid: nobody waits for the main child
         // yet, so it cannot have been reaped and its pid reused.
         let main_child = MainChild::new(pid, pidfd);
         self.reaper.watch(Some(pid));
         let mut events = self.events;
-        EndOfLife::new(self.grace, Some(main_child)).run(&mut events)
+        EndOfLife::new(self.grace, Some(main_child), wait_all).run(&mut events)
     }
 
     /// Pause mode (`-P`), at SIGTERM or SIGINT: every descendant is asked to
@@ -93,7 +93,7 @@ impl GracePeriod {
         let _ = self.events_tx.send(Event::StopRequested);
         self.reaper.watch(None);
         let mut events = self.events;
-        EndOfLife::new(self.grace, None).run(&mut events);
+        EndOfLife::new(self.grace, None, false).run(&mut events);
     }
 
     /// Gives up the reaper thread before any child exists (tini-rs then
@@ -113,9 +113,10 @@ pub fn run_single_threaded(
     grace: Duration,
     mut events: OneLoop,
     main_child: Option<(libc::pid_t, Option<PidFd>)>,
+    wait_all: bool,
 ) -> Option<WaitStatus> {
     let main_child = main_child.map(|(pid, pidfd)| MainChild::new(pid, pidfd));
-    EndOfLife::new(grace, main_child).run(&mut events)
+    EndOfLife::new(grace, main_child, wait_all).run(&mut events)
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
@@ -144,7 +145,7 @@ impl MainChild {
     fn kill(&self) -> bool {
         match (&self.pidfd, &self.process) {
             (Some(pidfd), _) => pidfd.send_signal(libc::SIGKILL).is_ok(),
-            (None, Some(process)) => signal_descendant(process, Signal::SIGKILL),
+            (None, Some(process)) => signal_descendant(process, libc::SIGKILL),
             (None, None) => false,
         }
     }
@@ -161,15 +162,19 @@ struct EndOfLife {
     main_status: Option<WaitStatus>,
     /// Once the clock has started.
     stopping: Option<Stopping>,
+    /// `--wait-all`: the main child's exit does not start the clock; only a
+    /// stop request does.
+    wait_all: bool,
 }
 
 impl EndOfLife {
-    fn new(grace: Duration, main_child: Option<MainChild>) -> EndOfLife {
+    fn new(grace: Duration, main_child: Option<MainChild>, wait_all: bool) -> EndOfLife {
         EndOfLife {
             grace,
             main_child,
             main_status: None,
             stopping: None,
+            wait_all,
         }
     }
 
@@ -221,6 +226,11 @@ impl EndOfLife {
     fn on_main_exited(&mut self, status: WaitStatus) {
         self.main_status = Some(status);
         self.main_child = None;
+        if self.wait_all && self.stopping.is_none() {
+            // Blocks again, zero wake-ups, until a stop request or the
+            // last descendant's exit.
+            return;
+        }
         let s = match &mut self.stopping {
             Some(s) => {
                 log::info!(
@@ -311,7 +321,7 @@ impl Stopping {
             // Listed first only for the report: kill(-1) itself reaches the
             // whole namespace atomically, forks racing it included.
             let targets = our_descendants();
-            if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGTERM) {
+            if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGTERM) {
                 log::debug!("kill(-1, SIGTERM): {err}");
             }
             self.terminated_namespace = true;
@@ -327,7 +337,7 @@ impl Stopping {
             if self.terminated.contains(&(process.pid, process.start_time)) {
                 continue;
             }
-            if signal_descendant(&process, Signal::SIGTERM) {
+            if signal_descendant(&process, libc::SIGTERM) {
                 log::debug!("Shutdown: SIGTERM to descendant {}", process.pid);
                 self.terminated.insert((process.pid, process.start_time));
             }
@@ -368,13 +378,13 @@ impl Stopping {
             }
         }
         if self.as_pid1 {
-            if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGKILL) {
+            if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGKILL) {
                 log::debug!("kill(-1, SIGKILL): {err}");
             }
             return;
         }
         for process in &left {
-            signal_descendant(process, Signal::SIGKILL);
+            signal_descendant(process, libc::SIGKILL);
         }
     }
 
@@ -399,12 +409,10 @@ fn our_descendants() -> Vec<Process> {
 /// race a reused pid; by pid where pidfds are missing (kernels before 5.3,
 /// seccomp profiles that deny pidfd_open), which only a pid reused between
 /// the check and the kill could defeat.
-fn signal_descendant(process: &Process, sig: Signal) -> bool {
+pub fn signal_descendant(process: &Process, sig: i32) -> bool {
     match PidFd::open(process.pid) {
-        Ok(pidfd) => procfs::still_the_same(process) && pidfd.send_signal(sig as i32).is_ok(),
+        Ok(pidfd) => procfs::still_the_same(process) && pidfd.send_signal(sig).is_ok(),
         Err(err) if sys::is_gone(&err) => false,
-        Err(_) => {
-            procfs::still_the_same(process) && sys::kill_process(process.pid, sig as i32).is_ok()
-        }
+        Err(_) => procfs::still_the_same(process) && sys::kill_process(process.pid, sig).is_ok(),
     }
 }
