@@ -239,9 +239,12 @@ fn run_main_child(
             }
             (threads, pid)
         }
-        // A pids limit (or RLIMIT_NPROC) with room for the child only
-        // without the threads: the child matters more.
-        Err(err) if err.errno == Some(libc::EAGAIN) && threads.is_some() => {
+        // A pids limit, RLIMIT_NPROC or RLIMIT_AS with room for the child
+        // only without the threads: the child matters more.
+        Err(err)
+            if matches!(err.errno, Some(libc::EAGAIN) | Some(libc::ENOMEM))
+                && threads.is_some() =>
+        {
             log::warn!(
                 "{} beside the helper threads; stopping them and running single-threaded: \
                  one loop takes signals and reaps",

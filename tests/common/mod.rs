@@ -3,13 +3,16 @@
 //! test fails, /proc readers, and the root/namespace requirement check.
 //! Every test crate uses this one copy (`mod common;`), submodules included:
 //! `agent` (the test binary as a main child that reports its signals),
-//! `seccomp` (a program run with system calls failing), `pids_cgroup`, and
-//! `engine` (Docker/podman).
+//! `seccomp` (a program run with system calls failing), `pids_cgroup`,
+//! `memory_cgroup`, `reachable` (binaries copied where any user can run
+//! them), and `engine` (Docker/podman).
 #![allow(dead_code)] // each test crate uses a different part
 
 pub mod agent;
 pub mod engine;
+pub mod memory_cgroup;
 pub mod pids_cgroup;
+pub mod reachable;
 pub mod seccomp;
 
 use std::collections::HashMap;

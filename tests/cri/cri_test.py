@@ -195,9 +195,13 @@ class Pod:
             log_directory=self.logs,
             linux=api.LinuxPodSandboxConfig(security_context=security),
         )
-        self.id = RT.RunPodSandbox(
-            api.RunPodSandboxRequest(config=self.config), timeout=RPC_SECS
-        ).pod_sandbox_id
+        try:
+            self.id = RT.RunPodSandbox(
+                api.RunPodSandboxRequest(config=self.config), timeout=RPC_SECS
+            ).pod_sandbox_id
+        except BaseException:
+            shutil.rmtree(self.logs, True)
+            raise
         self.containers = []
 
     def info(self):

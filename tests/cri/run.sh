@@ -9,7 +9,7 @@
 # 1. The CRI v1 API definition (api.proto) comes from Debian's containerd
 #    source package, which vendors k8s.io/cri-api: fetched at test time
 #    through private deb-src lists derived from the machine's apt sources
-#    (tests/apt_sources.sh), as tests/tini_suite.sh fetches tini's source.
+#    (tests/apt_source.sh), as tests/tini_suite.sh fetches tini's source.
 #    Its gogoproto options (Go code generation only) are dropped, and
 #    Debian's python3-grpc-tools generates the Python client into a
 #    temporary directory. Nothing of the API is kept in this repository.
@@ -75,26 +75,17 @@ trap cleanup EXIT
 # ---------------------------------------------------------------------------
 # 1. The CRI API and its Python client.
 
-apt_dir="$work/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$work/src"
-rc=0
-"$repo/tests/apt_sources.sh" deb-src "$apt_dir" || rc=$?
-[ "$rc" = 0 ] || unavailable "cannot derive deb-src entries from the machine's apt sources ($rc)"
-apt_opts=(
-  -o "Dir::Etc::SourceList=$apt_dir/sources.list"
-  -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-  -o "Dir::State::Lists=$apt_dir/lists"
-  -o "Dir::Cache=$apt_dir/cache"
-)
-# apt downloads as _apt when it exists: let it write into the private dirs.
-if id _apt >/dev/null 2>&1; then
-  chmod 755 "$work"
-  chown -R _apt "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$work/src"
-fi
+mkdir -p "$work/src"
+# apt downloads as the user _apt, which must reach the directory.
+chmod 755 "$work"
 echo "== CRI tests: the CRI API from Debian's containerd source package" >&2
-apt-get "${apt_opts[@]}" -qq update || unavailable "apt-get update of the private deb-src lists failed"
-(cd "$work/src" && apt-get "${apt_opts[@]}" -qq source --download-only containerd >/dev/null) ||
-  unavailable "apt-get source --download-only containerd failed"
+rc=0
+"$repo/tests/apt_source.sh" containerd "$work/src" || rc=$?
+case $rc in
+0) ;;
+3) unavailable "no 'deb' entries in the machine's apt sources to derive deb-src from" ;;
+*) unavailable "tests/apt_source.sh containerd failed (exit status $rc)" ;;
+esac
 orig=$(echo "$work"/src/containerd_*.orig.tar.*)
 [ -f "$orig" ] || unavailable "no containerd orig tarball in $(ls "$work/src")"
 proto=$(tar -tf "$orig" | grep -m1 '/vendor/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto$' || true)
