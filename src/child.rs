@@ -16,6 +16,9 @@
 //!   own pid in `LISTEN_PID`, known only once it exists.
 //! - posix_spawn failed with EPERM: a seccomp profile refuses `clone3`,
 //!   which glibc's posix_spawn uses; fork uses `clone`.
+//! - a new session (dumb-init mode's setsid mode): the child makes it and
+//!   takes the terminal as its controlling terminal, which posix_spawn
+//!   cannot do.
 //!
 //! tini-rs moves to `/` before the spawn, not after, and hands the child
 //! the directory it was started in through a descriptor (a file action
@@ -45,12 +48,24 @@ pub struct SpawnError {
     pub errno: Option<i32>,
 }
 
+/// How the main child starts, beyond tini's way.
+#[derive(Clone, Copy, Default)]
+pub struct Start {
+    /// In a new session of its own, with stdin's terminal as its controlling
+    /// terminal (dumb-init's setsid mode), instead of a new process group.
+    pub new_session: bool,
+    /// Say `[dumb-init] setsid complete.` on stderr before exec (dumb-init
+    /// mode's debug output).
+    pub say_setsid_complete: bool,
+}
+
 /// Starts `program[0]` (searched in PATH) with `program[1..]` and returns
 /// its pid. The caller must already block every signal (a SIGTERM arriving
 /// now would otherwise kill tini-rs and orphan the child).
 pub fn spawn(
     program: &[OsString],
     inherited: &'static InheritedState,
+    start: Start,
 ) -> Result<libc::pid_t, SpawnError> {
     let name = program.first().ok_or_else(|| SpawnError {
         message: "no program to run".to_string(),
@@ -61,7 +76,7 @@ pub fn spawn(
         return Err(SpawnError {
             message: "cannot run '': the program name is empty".to_string(),
             exit_code: ExitCode::NOT_FOUND,
-            errno: None,
+            errno: Some(libc::ENOENT),
         });
     }
     let shown = name.to_string_lossy();
@@ -78,8 +93,8 @@ pub fn spawn(
     let sockets_for_the_child = sockets_are_passed_to_us();
     let home = leave_working_directory();
     let home = home.as_ref();
-    if inherited.sigchld_ignored() || sockets_for_the_child {
-        return spawn_forked(args, inherited, sockets_for_the_child, home)
+    if inherited.sigchld_ignored() || sockets_for_the_child || start.new_session {
+        return spawn_forked(args, inherited, sockets_for_the_child, home, start)
             .map_err(|e| exec_error(name, e, home));
     }
 
@@ -107,7 +122,7 @@ pub fn spawn(
         // with the same error.)
         Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
             log::debug!("posix_spawn failed ({err}); spawning with fork and exec instead");
-            spawn_forked(args, inherited, false, home).map_err(|e| exec_error(name, e, home))
+            spawn_forked(args, inherited, false, home, start).map_err(|e| exec_error(name, e, home))
         }
         // A file without `#!` that the kernel will not run: like execvp,
         // run it with /bin/sh, `sh FILE ARGS...`.
@@ -216,15 +231,18 @@ fn sockets_are_passed_to_us() -> bool {
 }
 
 /// The fork-and-exec way, for the starts posix_spawn cannot do (see the
-/// module's comment): the child moves to `home`, takes the terminal and
-/// puts back the signal state itself before exec.
+/// module's comment): the child moves to `home`, takes the terminal (or
+/// makes its own session with it) and puts back the signal state itself
+/// before exec.
 fn spawn_forked(
     args: Vec<CString>,
     inherited: &'static InheritedState,
     with_own_listen_pid: bool,
     home: Option<&OwnedFd>,
+    start: Start,
 ) -> io::Result<libc::pid_t> {
-    let take_terminal = spawn::stdin_is_our_terminal();
+    // A new session takes the terminal by TIOCSCTTY, not tcsetpgrp.
+    let take_terminal = !start.new_session && spawn::stdin_is_our_terminal();
     // The descriptor stays open (and ours) until the spawn has returned.
     let home = home.map(|dir| dir.as_raw_fd());
     let before_exec = move || {
@@ -232,6 +250,21 @@ fn spawn_forked(
             // SAFETY: `home` is open in the parent until the spawn has
             // returned, so the forked child has its copy.
             unsafe { spawn::change_directory_in_forked_child(dir)? };
+        }
+        if start.new_session {
+            spawn::new_session_in_forked_child()?;
+            // As dumb-init: without the terminal (another session has it,
+            // or there is none) the child still runs.
+            if spawn::take_controlling_terminal_in_forked_child().is_err()
+                && start.say_setsid_complete
+            {
+                spawn::write_stderr_in_forked_child(
+                    b"[dumb-init] Unable to attach to controlling tty.\n",
+                );
+            }
+            if start.say_setsid_complete {
+                spawn::write_stderr_in_forked_child(b"[dumb-init] setsid complete.\n");
+            }
         }
         if take_terminal && let Err(err) = spawn::take_terminal_in_forked_child() {
             // Like tini: without the terminal is fine; anything else is not.
@@ -242,10 +275,10 @@ fn spawn_forked(
         inherited.restore_in_forked_child()
     };
     // SAFETY: `before_exec` calls only async-signal-safe functions
-    // (fchdir, tcsetpgrp, getpid, rt_sigaction, pthread_sigmask) and
-    // allocates nothing; `inherited` is 'static and read-only, and `home`
-    // stays open until the spawn has returned.
-    unsafe { spawn::fork_and_exec(args, with_own_listen_pid, before_exec) }
+    // (fchdir, setsid, ioctl, write, tcsetpgrp, getpid, rt_sigaction,
+    // pthread_sigmask) and allocates nothing; `inherited` is 'static and
+    // read-only, and `home` stays open until the spawn has returned.
+    unsafe { spawn::fork_and_exec(args, with_own_listen_pid, !start.new_session, before_exec) }
 }
 
 /// tini's exit codes for a failed exec: 127 not found, 126 found but not

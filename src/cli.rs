@@ -1,6 +1,7 @@
 //! Command line and environment -> [`Config`]. tini's options and variables,
 //! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`,
-//! `--wait-all` and `-P`. Also the texts
+//! `--wait-all` and `-P`. (dumb-init mode's command line is read by
+//! `dumb_init.rs`.) Also the texts
 //! tini-rs prints for `-h`, `--version` and `-l`.
 
 use crate::signals::{self, RewriteTable};
@@ -39,6 +40,30 @@ pub struct Config {
     /// Problems with the environment that tini tolerates; logged once the
     /// logger is up.
     pub warnings: Vec<String>,
+    /// dumb-init mode's switches (`dumb_init.rs`); `None` in tini mode.
+    pub dumb_init: Option<crate::dumb_init::Mode>,
+}
+
+impl Default for Config {
+    /// tini's defaults, before any option or variable.
+    fn default() -> Self {
+        Config {
+            subreaper: false,
+            parent_death_signal: None,
+            verbosity: DEFAULT_VERBOSITY,
+            warn_on_reap: false,
+            kill_process_group: false,
+            expected_codes: [false; 256],
+            grace_period: None,
+            stop_delay: None,
+            rewrite: RewriteTable::default(),
+            program: Vec::new(),
+            pause: false,
+            wait_all: false,
+            warnings: Vec::new(),
+            dumb_init: None,
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -81,18 +106,9 @@ pub fn parse(
 fn from_environment(env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, UsageError> {
     let mut config = Config {
         subreaper: env("TINI_SUBREAPER").is_some(),
-        parent_death_signal: None,
-        verbosity: DEFAULT_VERBOSITY,
-        warn_on_reap: false,
         kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
-        expected_codes: [false; 256],
-        grace_period: None,
-        stop_delay: None,
-        rewrite: RewriteTable::default(),
-        program: Vec::new(),
-        pause: false,
         wait_all: env("TINI_WAIT_ALL").is_some(),
-        warnings: Vec::new(),
+        ..Config::default()
     };
     if let Some(value) = env("TINI_GRACE_PERIOD") {
         config.grace_period = parse_seconds(&value.to_string_lossy(), "grace period")
@@ -350,7 +366,7 @@ fn check_pause_mode(
 /// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
 /// option off. Exponents, signs, `inf` and `NaN` are refused. `what` names
 /// the option's value in the error.
-fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
+pub(crate) fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
     let well_formed = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && text.bytes().filter(|&b| b == b'.').count() <= 1
@@ -394,6 +410,9 @@ Options:
                        reap orphans, ignore every signal but SIGTERM and
                        SIGINT, which end it with exit 0 (after the
                        --grace-period shutdown of what is left, if set).
+  --dumb-init          As the first argument: read the rest as dumb-init's
+                       command line (dumb-init mode, also chosen by the
+                       name dumb-init); see --dumb-init --help.
 
 Environment:
   TINI_SUBREAPER           present: same as -s
@@ -403,6 +422,7 @@ Environment:
   TINI_STOP_DELAY=SECS     same as --stop-delay
   TINI_REWRITE=F:T,F:T     same as --rewrite
   TINI_WAIT_ALL            present: same as --wait-all
+  TINI_MODE=dumb-init      dumb-init mode, as --dumb-init (or: tini)
   RUST_LOG                 an env_logger filter; overrides the verbosity
 
 Exit status: the main child's; 128+N if signal N killed it; 127 program not

@@ -10,6 +10,7 @@
 //! order (same signal FIFO, then lowest number); zero syscalls while idle.
 
 use crate::event::Event;
+use crate::logging;
 use crate::signals::{self, RewriteTable, WaitSet};
 use crate::sys::signal::Taken;
 use crate::sys::{self, PidFd};
@@ -72,6 +73,14 @@ fn caused_by_ourselves(taken: &Taken) -> bool {
     taken.sig == libc::SIGPIPE && taken.killed_by == Some(sys::own_pid())
 }
 
+/// dumb-init mode's differences in passing signals on.
+pub struct DumbInitForwarding {
+    /// Signals dropped the first time they come: the SIGHUP and SIGCONT the
+    /// kernel sends when tini-rs, leading its session, gives up its terminal
+    /// for the main child's new session.
+    pub ignore_once: Vec<i32>,
+}
+
 /// Starts the forwarder thread; it forwards once [`Forwarder::aim`] says
 /// where to. Start it before the main child exists: if the thread cannot
 /// start, nothing is left behind. With `stop_requests`, SIGTERM and SIGINT
@@ -84,13 +93,14 @@ pub fn start(
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
     stop_delay: Option<Duration>,
+    dumb_init: Option<DumbInitForwarding>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
     let thread = crate::threads::start("forwarder", move || {
         let Ok(target) = target_rx.recv() else {
             return;
         };
-        let mut forwarding = Forwarding::new(target, rewrite, stop_delay);
+        let mut forwarding = Forwarding::new(target, rewrite, stop_delay).with_dumb_init(dumb_init);
         loop {
             forwarding.pass_on_held_stop_if_due();
             let taken = match forwarding.held_until() {
@@ -129,6 +139,8 @@ pub struct Forwarding {
     /// The stop delay, until it is used (only the first stop is held).
     delay: Option<Duration>,
     held: Option<HeldStop>,
+    /// dumb-init mode (`None` in tini mode).
+    dumb_init: Option<DumbInitForwarding>,
 }
 
 impl Forwarding {
@@ -138,7 +150,16 @@ impl Forwarding {
             rewrite,
             delay: stop_delay,
             held: None,
+            dumb_init: None,
         }
+    }
+
+    /// dumb-init mode: its debug lines, the one-time drops, and tini-rs
+    /// stopping itself after SIGTSTP, SIGTTIN or SIGTTOU (as received,
+    /// before rewriting), as dumb-init does.
+    pub fn with_dumb_init(mut self, dumb_init: Option<DumbInitForwarding>) -> Self {
+        self.dumb_init = dumb_init;
+        self
     }
 
     /// When a held stop signal is due: the wait for the next signal must
@@ -168,6 +189,14 @@ impl Forwarding {
             return;
         }
         let sig = taken.sig;
+        if let Some(d) = &mut self.dumb_init {
+            logging::dumb_init_debug(format_args!("Received signal {sig}."));
+            if let Some(i) = d.ignore_once.iter().position(|&s| s == sig) {
+                d.ignore_once.remove(i);
+                logging::dumb_init_debug(format_args!("Ignoring tty hand-off signal {sig}."));
+                return;
+            }
+        }
         let is_stop =
             (sig == libc::SIGTERM || sig == libc::SIGINT) && self.rewrite.map(sig).is_some();
         if is_stop {
@@ -192,6 +221,12 @@ impl Forwarding {
             }
         }
         forward(sig, &self.target, &self.rewrite);
+        if self.dumb_init.is_some() && crate::dumb_init::stops_itself_after(sig) {
+            logging::dumb_init_debug(format_args!("Suspending self due to TTY signal."));
+            if let Err(err) = sys::kill_process(sys::own_pid(), libc::SIGSTOP) {
+                log::warn!("Could not stop tini-rs itself: {err}");
+            }
+        }
     }
 }
 
@@ -212,8 +247,14 @@ static WARNED_NOT_PERMITTED: AtomicBool = AtomicBool::new(false);
 fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     let Some(out) = rewrite.map(sig) else {
         log::debug!("Dropping signal {} (rewritten to 0)", signals::name(sig));
+        logging::dumb_init_debug(format_args!(
+            "Not forwarding signal {sig} to children (ignored)."
+        ));
         return;
     };
+    if out != sig {
+        logging::dumb_init_debug(format_args!("Translating signal {sig} to {out}."));
+    }
     if out == sig {
         log::debug!("Passing signal: {}", signals::name(sig));
     } else {
@@ -232,6 +273,7 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
         Target::ProcessByPid(pid) => sys::kill_process(*pid, out),
         Target::Group(pgid) => sys::kill_process_group(*pgid, out),
     };
+    logging::dumb_init_debug(format_args!("Forwarded signal {out} to children."));
     if let Err(err) = result {
         // ESRCH: the main child is already gone; nothing to pass it to.
         if sys::is_gone(&err) {

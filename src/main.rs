@@ -14,6 +14,7 @@
 mod child;
 mod cli;
 mod death_report;
+mod dumb_init;
 mod event;
 mod forward;
 mod logging;
@@ -52,7 +53,25 @@ fn run() -> ExitCode {
     // SIGTERM would kill tini-rs with the default action.
     let blocked = signals::block_all_in_this_thread();
 
-    let config = match cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
+    let env = |name: &str| std::env::var_os(name);
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let args: Vec<std::ffi::OsString> = args.collect();
+    let parsed = match dumb_init::selected(&argv0, args.first(), &env) {
+        Ok(Some(skip)) => {
+            let prog = argv0.to_string_lossy();
+            match dumb_init::parse(&prog, args.into_iter().skip(skip), env) {
+                Ok(config) => Ok(Action::Run(config)),
+                Err(exit) => {
+                    let _ = std::io::stderr().write_all(exit.message.as_bytes());
+                    return exit.code;
+                }
+            }
+        }
+        Ok(None) => cli::parse(args, env),
+        Err(message) => Err(cli::UsageError(message)),
+    };
+    let config = match parsed {
         Ok(Action::Run(config)) => config,
         Ok(Action::PrintUsage) => return print_stdout(&cli::usage()),
         Ok(Action::PrintVersion) => return print_stdout(&(cli::version() + "\n")),
@@ -63,7 +82,10 @@ fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    logging::init(config.verbosity);
+    match config.dumb_init {
+        Some(mode) => logging::init_dumb_init(mode.debug),
+        None => logging::init(config.verbosity),
+    }
     for warning in &config.warnings {
         log::warn!("{warning}");
     }
@@ -78,7 +100,7 @@ fn run() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    if let Err(err) = set_up_reaping(config.subreaper) {
+    if let Err(err) = set_up_reaping(config.subreaper, config.dumb_init.is_none()) {
         log::error!(
             "cannot register as child subreaper: prctl(PR_SET_CHILD_SUBREAPER) failed: {err}"
         );
@@ -114,6 +136,7 @@ fn run() -> ExitCode {
         // status or a program that could not start never does.
         Ok(Some(status)) => {
             let code = status.exit_code();
+            logging::dumb_init_debug(format_args!("Child exited with status {code}. Goodbye."));
             if config.expected_codes[usize::from(code.get())] {
                 log::debug!("Main child exited with expected code {code}; reporting 0");
                 return ExitCode::SUCCESS;
@@ -129,8 +152,9 @@ fn run() -> ExitCode {
 }
 
 /// Makes sure orphans come to tini-rs, and says how (or warns that they
-/// will not).
-fn set_up_reaping(subreaper_asked: bool) -> std::io::Result<()> {
+/// will not, unless `warn_if_not` is false: dumb-init never warns about
+/// this, so its mode does not).
+fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<()> {
     if sys::is_pid1() {
         log::debug!("Running as PID 1: the kernel re-parents orphans to tini-rs");
     } else if sys::is_subreaper() {
@@ -138,6 +162,8 @@ fn set_up_reaping(subreaper_asked: bool) -> std::io::Result<()> {
     } else if subreaper_asked {
         sys::become_subreaper()?;
         log::debug!("Registered as child subreaper");
+    } else if !warn_if_not {
+        log::debug!("Not PID 1 and not a child subreaper: orphans do not come to tini-rs");
     } else {
         log::warn!(
             "tini-rs is not PID 1 and not a child subreaper, so orphans are not re-parented to it \
@@ -175,16 +201,21 @@ impl Threads {
     /// Without a grace period, tini's behaviour: the main thread is the
     /// reaper. With one, the reaper starts first. Either every thread
     /// needed runs or none does.
-    fn start(config: &Config) -> std::io::Result<Threads> {
+    fn start(config: &Config, ignore_once: &[i32]) -> std::io::Result<Threads> {
         let grace_period = config
             .grace_period
             .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
             .transpose()?;
+        let waitset = match config.dumb_init {
+            None => signals::WaitSet::forwardable(),
+            Some(_) => signals::WaitSet::of(dumb_init::forwarded_signals()),
+        };
         let forwarder = forward::start(
-            signals::WaitSet::forwardable(),
+            waitset,
             config.rewrite.clone(),
             grace_period.as_ref().map(GracePeriod::stop_requests),
             config.stop_delay,
+            dumb_init_forwarding(config, ignore_once),
         );
         match forwarder {
             Ok(forwarder) => Ok(Threads {
@@ -228,11 +259,23 @@ fn run_main_child(
         // Before any thread: the reaper and the forwarder read it.
         wait_all::turn_on(config.grace_period.is_some());
     }
-    let (threads, no_thread) = match Threads::start(config) {
+    // dumb-init's setsid mode: the terminal is given up before anything
+    // else, so that the child's new session can take it.
+    let new_session = config.dumb_init.is_some_and(|m| m.setsid);
+    let ignore_once = if new_session {
+        dumb_init::give_up_terminal()
+    } else {
+        Vec::new()
+    };
+    let start = child::Start {
+        new_session,
+        say_setsid_complete: new_session && logging::dumb_init_debug_on(),
+    };
+    let (threads, no_thread) = match Threads::start(config, &ignore_once) {
         Ok(threads) => (Some(threads), None),
         Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
     };
-    let (threads, main_pid) = match child::spawn(&config.program, inherited) {
+    let (threads, main_pid) = match child::spawn(&config.program, inherited, start) {
         Ok(pid) => {
             if let Some(why) = no_thread {
                 log::warn!("{why}; running single-threaded: one loop takes signals and reaps");
@@ -253,18 +296,14 @@ fn run_main_child(
             if let Some(threads) = threads {
                 threads.stop();
             }
-            let pid = child::spawn(&config.program, inherited).map_err(|err| {
-                log::error!("{}", err.message);
-                err.exit_code
-            })?;
+            let pid = child::spawn(&config.program, inherited, start)
+                .map_err(|err| spawn_failed(config, err))?;
             (None, pid)
         }
-        Err(err) => {
-            log::error!("{}", err.message);
-            return Err(err.exit_code);
-        }
+        Err(err) => return Err(spawn_failed(config, err)),
     };
     log::info!("Spawned main child: {:?} (pid {main_pid})", config.program);
+    logging::dumb_init_debug(format_args!("Child spawned with PID {main_pid}."));
     let_go_of_inherited_descriptors_and_directory();
     let main_pidfd = match sys::PidFd::open(main_pid) {
         Ok(fd) => Some(fd),
@@ -285,7 +324,8 @@ fn run_main_child(
 
     let Some(threads) = threads else {
         let forwarding =
-            forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay);
+            forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay)
+                .with_dumb_init(dumb_init_forwarding(config, &ignore_once));
         let events =
             one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
         return Ok(match config.grace_period {
@@ -295,8 +335,13 @@ fn run_main_child(
                 Some((main_pid, main_pidfd)),
                 config.wait_all,
             ),
+            // Never in dumb-init mode, which has no --wait-all.
             None if config.wait_all => events.until_no_child_is_left(),
-            None => events.until_main_exits(),
+            None => {
+                let status = events.until_main_exits();
+                main_child_exited(config, main_pid);
+                status
+            }
         });
     };
     threads.forwarder.aim(target);
@@ -307,8 +352,52 @@ fn run_main_child(
         None if config.wait_all => {
             reaper::reap_until_no_child_is_left(main_pid, config.warn_on_reap)
         }
-        None => reaper::reap_until_main_exits(main_pid, config.warn_on_reap),
+        None => {
+            let status = reaper::reap_until_main_exits(main_pid, config.warn_on_reap);
+            main_child_exited(config, main_pid);
+            status
+        }
     })
+}
+
+/// dumb-init mode's forwarding switches (`None` in tini mode).
+fn dumb_init_forwarding(
+    config: &Config,
+    ignore_once: &[i32],
+) -> Option<forward::DumbInitForwarding> {
+    config.dumb_init.map(|_| forward::DumbInitForwarding {
+        ignore_once: ignore_once.to_vec(),
+    })
+}
+
+/// Once the main child is reaped (no grace period): dumb-init mode's
+/// SIGTERM to its group; nothing in tini mode.
+fn main_child_exited(config: &Config, main_pid: libc::pid_t) {
+    if let Some(mode) = config.dumb_init {
+        dumb_init::main_child_exited(main_pid, mode.setsid, &config.rewrite);
+    }
+}
+
+/// The message and exit code of a main child that could not start: tini's
+/// (section 4 of docs/DESIGN.md), or dumb-init's `[dumb-init] PROGRAM:
+/// REASON` (the logger adds the prefix) and exit 2.
+fn spawn_failed(config: &Config, err: child::SpawnError) -> ExitCode {
+    if config.dumb_init.is_none() {
+        log::error!("{}", err.message);
+        return err.exit_code;
+    }
+    match err.errno {
+        Some(errno) => {
+            let program = config.program.first().cloned().unwrap_or_default();
+            log::error!(
+                "{}: {}",
+                program.to_string_lossy(),
+                nix::errno::Errno::from_raw(errno).desc()
+            );
+        }
+        None => log::error!("{}", err.message),
+    }
+    dumb_init::EXEC_FAILED
 }
 
 /// The child (if any) has its own copies now. PID 1 outlives every process in the

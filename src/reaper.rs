@@ -150,6 +150,7 @@ fn reap<T>(
 /// Logs the main child's exit, and how it died if a signal killed it.
 pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    dumb_init_report(pid, status);
     log::info!("Main child exited with status {}", status.exit_code());
     if let Some(cause) = death_report::cause(status) {
         log::warn!("Main child {pid} was {cause}");
@@ -161,6 +162,7 @@ pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
 /// signal killed it.
 pub fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    dumb_init_report(pid, status);
     let cause = death_report::cause(status)
         .map(|cause| format!("; it was {cause}"))
         .unwrap_or_default();
@@ -168,5 +170,25 @@ pub fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
         log::warn!("Reaped zombie process with pid={pid}{cause}");
     } else {
         log::debug!("Reaped zombie process with pid={pid}{cause}");
+    }
+}
+
+/// dumb-init mode's debug lines for a reaped process (nothing otherwise).
+/// dumb-init reaps when SIGCHLD comes, and says so; tini-rs's reaper waits
+/// in waitpid instead, and says the same.
+fn dumb_init_report(pid: libc::pid_t, status: WaitStatus) {
+    use crate::logging::dumb_init_debug;
+    if !crate::logging::dumb_init_debug_on() {
+        return;
+    }
+    dumb_init_debug(format_args!("Received signal {}.", libc::SIGCHLD));
+    match status.killing_signal() {
+        Some(sig) => dumb_init_debug(format_args!(
+            "A child with PID {pid} was terminated by signal {sig}."
+        )),
+        None => dumb_init_debug(format_args!(
+            "A child with PID {pid} exited with exit status {}.",
+            status.exit_code()
+        )),
     }
 }

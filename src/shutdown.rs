@@ -19,10 +19,11 @@
 
 use crate::event::{Event, Events};
 use crate::one_thread::OneLoop;
-use crate::procfs::{self, Process};
+use crate::procfs::{self, CannotWalk, Process, Walk};
 use crate::reaper::{self, Reaper};
 use crate::status::WaitStatus;
 use crate::sys::{self, PidFd};
+use crate::threads;
 use std::collections::HashSet;
 use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -141,9 +142,10 @@ impl MainChild {
     }
 
     /// SIGKILL to the main child, unless it is gone. Call it only before the
-    /// reaper reported its exit.
-    fn kill(&self) -> bool {
-        match (&self.pidfd, &self.process) {
+    /// reaper reported its exit. The pidfd is closed after: later passes
+    /// find the main child in the walk, which may need that descriptor.
+    fn kill(&mut self) -> bool {
+        match (self.pidfd.take(), &self.process) {
             (Some(pidfd), _) => pidfd.send_signal(libc::SIGKILL).is_ok(),
             (None, Some(process)) => signal_descendant(process, libc::SIGKILL),
             (None, None) => false,
@@ -256,7 +258,7 @@ impl EndOfLife {
             return;
         };
         if Instant::now() >= s.deadline {
-            s.kill_everything(self.main_child.as_ref());
+            s.kill_everything(self.main_child.as_mut());
         } else if main_gone {
             s.terminate_descendants();
         }
@@ -279,6 +281,9 @@ struct Stopping {
     as_pid1: bool,
     /// As PID 1: the one kill(-1, SIGTERM) has been sent.
     terminated_namespace: bool,
+    walk: Walk,
+    /// Why the walk could not answer, once said (it is said once).
+    told_cannot_walk: bool,
 }
 
 impl Stopping {
@@ -293,6 +298,40 @@ impl Stopping {
             killed_at_deadline: false,
             as_pid1: sys::is_pid1(),
             terminated_namespace: false,
+            walk: Walk::below(sys::own_pid()),
+            told_cannot_walk: false,
+        }
+    }
+
+    /// Our living descendants as /proc shows them; `None` when it cannot
+    /// show them, which is said once. "Cannot look" never stops anything
+    /// else: the main child is still signalled through its pidfd, as PID 1
+    /// `kill(-1)` still reaches the namespace, and every later pass looks
+    /// again (a /proc without a free descriptor may have one then).
+    fn our_descendants(&mut self) -> Option<Vec<Process>> {
+        match self.walk.living_descendants() {
+            Ok(found) => Some(found),
+            Err(why) => {
+                if !self.told_cannot_walk {
+                    self.told_cannot_walk = true;
+                    match why {
+                        CannotWalk::Foreign(_) => log::warn!(
+                            "Shutdown: {why}: its pids are not tini-rs's to signal, so the \
+                             shutdown signals only the main child{}",
+                            if self.as_pid1 {
+                                " and, with kill(-1), the namespace"
+                            } else {
+                                "; other descendants are waited for until they exit"
+                            }
+                        ),
+                        CannotWalk::Unreadable(_) => log::warn!(
+                            "Shutdown: {why}; descendants are not signalled until it can be \
+                             read (tried again on every pass)"
+                        ),
+                    }
+                }
+                None
+            }
         }
     }
 
@@ -320,20 +359,27 @@ impl Stopping {
             }
             // Listed first only for the report: kill(-1) itself reaches the
             // whole namespace atomically, forks racing it included.
-            let targets = our_descendants();
+            let targets = self.our_descendants();
             if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGTERM) {
                 log::debug!("kill(-1, SIGTERM): {err}");
             }
             self.terminated_namespace = true;
-            self.terminated
-                .extend(targets.iter().map(|p| (p.pid, p.start_time)));
-            log::info!(
-                "Shutdown: sent SIGTERM to every process in the namespace ({})",
-                targets.len()
-            );
+            match targets {
+                Some(targets) => {
+                    self.terminated
+                        .extend(targets.iter().map(|p| (p.pid, p.start_time)));
+                    log::info!(
+                        "Shutdown: sent SIGTERM to every process in the namespace ({})",
+                        targets.len()
+                    );
+                }
+                None => log::info!(
+                    "Shutdown: sent SIGTERM to every process in the namespace (how many is not known)"
+                ),
+            }
             return;
         }
-        for process in our_descendants() {
+        for process in self.our_descendants().unwrap_or_default() {
             if self.terminated.contains(&(process.pid, process.start_time)) {
                 continue;
             }
@@ -349,11 +395,11 @@ impl Stopping {
     /// deadline until the reaper reports that no child is left, so a fork
     /// that raced a pass is caught by the next; only the first pass counts
     /// and logs.
-    fn kill_everything(&mut self, main_child: Option<&MainChild>) {
+    fn kill_everything(&mut self, mut main_child: Option<&mut MainChild>) {
         let first_pass = !self.killed_at_deadline;
         self.killed_at_deadline = true;
         if first_pass
-            && let Some(main_child) = main_child
+            && let Some(main_child) = main_child.as_deref_mut()
             && main_child.kill()
         {
             // Through its pidfd (or by pid after the start-time check);
@@ -361,7 +407,7 @@ impl Stopping {
             self.killed += 1;
             log::info!("Shutdown: grace period over; main child still running, sending SIGKILL");
         }
-        let left = our_descendants();
+        let left = self.our_descendants().unwrap_or_default();
         if first_pass {
             let main_pid = main_child.map(|m| m.pid);
             for process in left.iter().filter(|p| Some(p.pid) != main_pid) {
@@ -399,20 +445,86 @@ impl Stopping {
     }
 }
 
-fn our_descendants() -> Vec<Process> {
-    procfs::living_descendants(sys::own_pid())
+/// Signals a process found by a walk, after checking that its pid still
+/// names the same process; one that has gone meanwhile is skipped, and so
+/// is tini-rs itself or one of its threads, whatever the walk found.
+/// Through a pidfd where the kernel gives one, with the check (same start
+/// time) made while the pidfd pins the process, so a reused pid is never
+/// hit. A pid that names a thread (pidfd_open's EINVAL) is never signalled.
+/// Where no pidfd can be had (kernels before 5.3, seccomp profiles that
+/// deny pidfd_open, no descriptor left), by pid, and only after checking
+/// that the pid still names the same process below tini-rs (same start
+/// time, its parent chain leading to tini-rs), which only a pid reused
+/// between the check and the kill could defeat.
+pub fn signal_descendant(process: &Process, sig: i32) -> bool {
+    if threads::is_ours(process.pid) {
+        return false;
+    }
+    match PidFd::open(process.pid) {
+        Ok(pidfd) => match procfs::still_the_same(process) {
+            Ok(same) => same && pidfd.send_signal(sig).is_ok(),
+            // No descriptor left to read /proc beside the pidfd: let go of
+            // it, then check and signal by pid.
+            Err(_) => {
+                drop(pidfd);
+                signal_by_pid_after_check(process, sig)
+            }
+        },
+        Err(err) if sys::is_gone(&err) || sys::is_not_a_process(&err) => false,
+        Err(_) => signal_by_pid_after_check(process, sig),
+    }
 }
 
-/// Signals a process found by a walk after checking that its pid still
-/// names the same process (same start time); one that has gone meanwhile is
-/// skipped. Through a pidfd where the kernel gives one, so the check cannot
-/// race a reused pid; by pid where pidfds are missing (kernels before 5.3,
-/// seccomp profiles that deny pidfd_open), which only a pid reused between
-/// the check and the kill could defeat.
-pub fn signal_descendant(process: &Process, sig: i32) -> bool {
-    match PidFd::open(process.pid) {
-        Ok(pidfd) => procfs::still_the_same(process) && pidfd.send_signal(sig).is_ok(),
-        Err(err) if sys::is_gone(&err) => false,
-        Err(_) => procfs::still_the_same(process) && sys::kill_process(process.pid, sig).is_ok(),
+fn signal_by_pid_after_check(process: &Process, sig: i32) -> bool {
+    procfs::still_below(process, sys::own_pid()) && sys::kill_process(process.pid, sig).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever a walk hands it, tini-rs never signals its own threads:
+    /// pidfd_open refuses a thread id (EINVAL), and before the fix that
+    /// fell back to kill(tid), which reaches the whole process. SIGWINCH
+    /// (ignored by default) shows whether it was sent without harming the
+    /// test.
+    #[test]
+    fn never_signals_one_of_our_own_threads() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let _ = tx.send(nix::unistd::gettid().as_raw());
+            let _ = done_rx.recv();
+        });
+        let tid = rx.recv().expect("the thread's id");
+        let sent = procfs::read_process(tid).map(|p| signal_descendant(&p, libc::SIGWINCH));
+        let _ = done_tx.send(());
+        let _ = thread.join();
+        assert_eq!(sent, Some(false), "thread {tid} of ours was signalled");
+    }
+
+    /// The by-pid way signals a process below tini-rs, and nothing else:
+    /// not a process that is no longer below it.
+    #[test]
+    fn by_pid_only_below_us() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as libc::pid_t;
+        let found = procfs::read_process(pid).expect("the child's stat");
+        let below = signal_by_pid_after_check(&found, libc::SIGWINCH);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(below, "our own child {pid} is below us");
+        let own = procfs::read_process(sys::own_pid()).expect("our own stat");
+        assert!(
+            !signal_by_pid_after_check(&own, libc::SIGWINCH),
+            "tini-rs is not below itself"
+        );
+        assert!(
+            !signal_by_pid_after_check(&found, libc::SIGWINCH),
+            "a reaped child is gone"
+        );
     }
 }

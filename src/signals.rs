@@ -195,6 +195,14 @@ impl RewriteTable {
         Ok(())
     }
 
+    /// dumb-init's `-r FROM:TO`: FROM any standard signal (1..31), TO any
+    /// valid signal or 0 to drop FROM. The caller checks the range.
+    pub fn set(&mut self, from: i32, to: i32) {
+        if let Some(slot) = self.to.get_mut(from as usize) {
+            *slot = to;
+        }
+    }
+
     /// The signal to send for `sig`, or `None` when the rules drop it.
     pub fn map(&self, sig: i32) -> Option<i32> {
         match self.to.get(sig as usize) {

@@ -61,6 +61,8 @@ impl ExitCode {
     pub const NOT_EXECUTABLE: ExitCode = ExitCode(126);
     /// The program was not found.
     pub const NOT_FOUND: ExitCode = ExitCode(127);
+    /// dumb-init mode: the program could not be started, for any reason.
+    pub const EXEC_FAILED_DUMB_INIT: ExitCode = ExitCode(2);
 
     pub fn get(self) -> u8 {
         self.0

@@ -73,13 +73,21 @@ pub fn pass_on_to_descendants(sig: i32, out: i32) -> bool {
         }
         return true;
     }
-    let reached = procfs::living_descendants(sys::own_pid())
-        .iter()
-        .filter(|process| signal_descendant(process, out))
-        .count();
-    log::debug!(
-        "Passing {} to the {reached} remaining descendants",
-        signals::name(out)
-    );
+    match procfs::Walk::below(sys::own_pid()).living_descendants() {
+        Ok(left) => {
+            let reached = left
+                .iter()
+                .filter(|process| signal_descendant(process, out))
+                .count();
+            log::debug!(
+                "Passing {} to the {reached} remaining descendants",
+                signals::name(out)
+            );
+        }
+        Err(why) => log::warn!(
+            "Could not pass {} to the remaining descendants: {why}",
+            signals::name(out)
+        ),
+    }
     true
 }

@@ -138,6 +138,13 @@ fn tini_rs_leaves_its_directory_before_the_child_starts() {
     directory_left_before_the_spawn(&["-s"]);
 }
 
+/// The same in dumb-init mode's setsid mode, whose child is started by
+/// fork and exec (it makes its own session) and goes back by `fchdir`.
+#[test]
+fn dumb_init_mode_leaves_its_directory_before_the_child_starts() {
+    directory_left_before_the_spawn(&["--dumb-init"]);
+}
+
 /// Runs `tini-rs ARGS sh -c ...` under strace in a fresh directory and
 /// checks the order of tini-rs's `chdir("/")` and the child's first call.
 pub fn directory_left_before_the_spawn(tini_args: &[&str]) {

@@ -4,7 +4,8 @@
 #   Docker engine, builds the real-application image (tests/apps/image.sh),
 #   runs `cargo test` (unit, integration, container and application tests),
 #   the release and package checks (tests/package.sh), tini's own test suite
-#   (tests/tini_suite.sh), the benchmark's quick smoke mode and one pass of
+#   (tests/tini_suite.sh), dumb-init's own test suite in dumb-init mode
+#   (tests/dumb_init_suite.sh), the benchmark's quick smoke mode and one pass of
 #   tests/apps/stop_loses.py, the CRI tests (tests/cri/run.sh: containerd's
 #   CRI plugin, as Kubernetes runs pods), and stops the engine, even on
 #   failure.
@@ -23,7 +24,8 @@ fi
 # tini and tini-static), with gcc for the benchmark's C helper.
 # tests/tini_suite.sh compiles tini's C test helper (gcc, libc6-dev) and
 # builds a virtualenv (python3-venv) in which it compiles the python-prctl
-# module (python3-dev, libcap-dev).
+# module (python3-dev, libcap-dev); tests/dumb_init_suite.sh uses the same
+# virtualenv tools, bash, procps's ps and coreutils.
 # The release checks (tests/package.sh, scripts/release.sh) build the Debian
 # package with dpkg-dev's tools and check it with lintian; the man page is
 # formatted by groff (tests/man_page.rs) and man-db's man.
@@ -67,6 +69,8 @@ cargo test
 tests/package.sh
 # tini's own inner test suite and smoke checks, against the static binary.
 tests/tini_suite.sh "$TINI_RS_STATIC"
+# dumb-init's own pytest suite and test-zombies, with the binary as dumb-init.
+tests/dumb_init_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
 # The README's "What a stop loses" table, one run per cell: the script keeps
 # working, and the log shows the table as this run measured it.

@@ -48,6 +48,12 @@ pub fn is_gone(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ESRCH)
 }
 
+/// True for pidfd_open's error for a pid that names a thread other than
+/// its process's first (EINVAL): a thread, not a process.
+pub fn is_not_a_process(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EINVAL)
+}
+
 /// A pidfd names one process for its whole life: signalling through it can
 /// never hit a process that later got the same pid.
 pub struct PidFd {
@@ -149,6 +155,11 @@ pub fn is_pid1() -> bool {
 /// tini-rs's own pid.
 pub fn own_pid() -> libc::pid_t {
     std::process::id() as libc::pid_t
+}
+
+/// The calling thread's id (gettid(2)); the main thread's is the pid.
+pub fn own_thread_id() -> libc::pid_t {
+    nix::unistd::gettid().as_raw()
 }
 
 /// `kill(pid, sig)` to the one process `pid` (> 0). Raw libc: forwarded
@@ -287,4 +298,19 @@ pub fn change_to_root_directory() -> io::Result<()> {
 pub fn use_one_malloc_arena() {
     // SAFETY: mallopt only tunes the allocator; called before any thread.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+}
+
+/// `ioctl(0, TIOCNOTTY)`: tini-rs gives up its controlling terminal (stdin)
+/// so that the main child's new session can take it. When tini-rs leads
+/// its session, the kernel then sends SIGHUP and SIGCONT to the terminal's
+/// foreground group. Raw libc: nix has no wrapper for this ioctl.
+pub fn give_up_controlling_terminal() -> io::Result<()> {
+    // SAFETY: TIOCNOTTY takes no argument; fd 0 is only read by the kernel.
+    check_syscall(unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCNOTTY) }.into())?;
+    Ok(())
+}
+
+/// True when tini-rs leads its own session.
+pub fn is_session_leader() -> bool {
+    nix::unistd::getsid(None).is_ok_and(|sid| sid == nix::unistd::getpid())
 }

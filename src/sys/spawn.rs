@@ -58,7 +58,7 @@ pub fn is_no_terminal(err: &io::Error) -> bool {
     matches!(err.raw_os_error(), Some(libc::ENOTTY) | Some(libc::ENXIO))
 }
 
-/// Forks a child in its own process group that runs `before_exec`, then
+/// Forks a child (in its own process group if `own_group`) that runs `before_exec`, then
 /// execs `args` (searching PATH) with tini-rs's environment, `LISTEN_PID`
 /// set to the child's own pid when `with_own_listen_pid`. std forks and
 /// reports an exec failure (or `before_exec`'s error) back; argv and the
@@ -70,13 +70,16 @@ pub fn is_no_terminal(err: &io::Error) -> bool {
 pub unsafe fn fork_and_exec(
     args: Vec<CString>,
     with_own_listen_pid: bool,
+    own_group: bool,
     mut before_exec: impl FnMut() -> io::Result<()> + Send + Sync + 'static,
 ) -> io::Result<libc::pid_t> {
     let name = OsStr::from_bytes(args[0].as_bytes()).to_owned();
     let mut exec = PreparedExec::new(args, with_own_listen_pid);
     // std only forks here; the closure execs with `exec`'s argv.
     let mut command = std::process::Command::new(name);
-    command.process_group(0);
+    if own_group {
+        command.process_group(0);
+    }
     // SAFETY: the closure runs between fork and exec; `before_exec` keeps
     // to async-signal-safe calls (this function's contract), and so does
     // the exec (execvpe on buffers made before the fork).
@@ -113,6 +116,31 @@ pub fn take_terminal_in_forked_child() -> io::Result<()> {
     Ok(())
 }
 
+/// In the forked child: `setsid()`, a new session (and process group) led
+/// by the child. Async-signal-safe.
+pub fn new_session_in_forked_child() -> io::Result<()> {
+    nix::unistd::setsid()?;
+    Ok(())
+}
+
+/// In the forked child, just after `setsid()`: `ioctl(0, TIOCSCTTY, 0)`,
+/// stdin's terminal becomes the new session's controlling terminal (unless
+/// another session holds it). Async-signal-safe. Raw libc: nix has no
+/// wrapper for this ioctl.
+pub fn take_controlling_terminal_in_forked_child() -> io::Result<()> {
+    // SAFETY: TIOCSCTTY with 0 (do not steal it from another session).
+    let rc = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::TIOCSCTTY, 0) };
+    super::check_syscall(rc.into())?;
+    Ok(())
+}
+
+/// In the forked child: `bytes` to stderr with one write(2), no
+/// allocation. Async-signal-safe; a failure is ignored.
+pub fn write_stderr_in_forked_child(bytes: &[u8]) {
+    // std's Stderr names fd 2 without locking or buffering anything.
+    let _ = nix::unistd::write(std::io::stderr(), bytes);
+}
+
 /// The program's argv and environment, made before the fork: the forked
 /// child of a threaded process must not allocate.
 struct PreparedExec {
@@ -120,9 +148,9 @@ struct PreparedExec {
     argv: Vec<*const libc::c_char>,
     _env: Vec<CString>,
     envp: Vec<*const libc::c_char>,
-    /// `LISTEN_PID=` and room for any pid, written in the child, and where
-    /// `envp` points at it.
-    listen_pid: Option<(usize, [u8; LISTEN_PID_ENTRY_SIZE])>,
+    /// `LISTEN_PID=` and room for any pid, written in the child, and the
+    /// places in `envp` that held a `LISTEN_PID` entry.
+    listen_pid: Option<(Vec<usize>, [u8; LISTEN_PID_ENTRY_SIZE])>,
 }
 
 const LISTEN_PID_PREFIX: &[u8] = b"LISTEN_PID=";
@@ -138,22 +166,18 @@ unsafe impl Sync for PreparedExec {}
 
 impl PreparedExec {
     fn new(args: Vec<CString>, with_own_listen_pid: bool) -> Self {
-        // Environment entries cannot hold a NUL byte: the kernel ends them there.
-        let env: Vec<CString> = std::env::vars_os()
-            .filter(|(name, _)| !(with_own_listen_pid && name == "LISTEN_PID"))
-            .filter_map(|(name, value)| {
-                let mut entry = name.into_encoded_bytes();
-                entry.push(b'=');
-                entry.extend_from_slice(value.as_encoded_bytes());
-                CString::new(entry).ok()
-            })
-            .collect();
+        let env = environment();
         let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-        let listen_pid = with_own_listen_pid.then(|| {
-            envp.push(std::ptr::null());
-            (envp.len() - 1, [0; LISTEN_PID_ENTRY_SIZE])
-        });
         envp.push(std::ptr::null());
+        let listen_pid = with_own_listen_pid.then(|| {
+            let slots = env
+                .iter()
+                .enumerate()
+                .filter(|(_, entry)| entry.as_bytes().starts_with(LISTEN_PID_PREFIX))
+                .map(|(slot, _)| slot)
+                .collect();
+            (slots, [0; LISTEN_PID_ENTRY_SIZE])
+        });
         let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
         PreparedExec {
@@ -165,16 +189,19 @@ impl PreparedExec {
         }
     }
 
-    /// In the forked child: writes `LISTEN_PID=<own pid>` if asked to, then
-    /// execs, searching PATH (and running a file without `#!` with
-    /// /bin/sh, as execvp does). Returns only the error of a failed exec.
+    /// In the forked child: writes `LISTEN_PID=<own pid>` in the place of
+    /// each `LISTEN_PID` entry if asked to, then execs, searching PATH (and
+    /// running a file without `#!` with /bin/sh, as execvp does). Returns
+    /// only the error of a failed exec.
     fn run(&mut self) -> io::Error {
-        if let Some((slot, entry)) = &mut self.listen_pid {
+        if let Some((slots, entry)) = &mut self.listen_pid {
             entry[..LISTEN_PID_PREFIX.len()].copy_from_slice(LISTEN_PID_PREFIX);
             let digits = &mut entry[LISTEN_PID_PREFIX.len()..];
             let length = write_decimal(std::process::id(), digits);
             digits[length] = 0;
-            self.envp[*slot] = entry.as_ptr().cast();
+            for &slot in slots.iter() {
+                self.envp[slot] = entry.as_ptr().cast();
+            }
         }
         // SAFETY: NULL-terminated arrays of NUL-terminated strings that
         // live as long as `self`. Raw libc: nix's execvpe takes slices of
@@ -182,6 +209,26 @@ impl PreparedExec {
         unsafe { libc::execvpe(self.argv[0], self.argv.as_ptr(), self.envp.as_ptr()) };
         io::Error::last_os_error()
     }
+}
+
+/// tini-rs's environment as it was given, entry by entry, in order: what
+/// posix_spawn passes on too. `std::env::vars_os` cannot serve: it leaves
+/// out entries without `=` and entries that start with `=`.
+fn environment() -> Vec<CString> {
+    let mut entries = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings. tini-rs never changes its environment (no
+    // setenv, putenv or std::env::set_var anywhere), so nothing rewrites
+    // the array while it is read. Raw libc: neither std nor nix gives the
+    // raw entries.
+    unsafe {
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            entries.push(std::ffi::CStr::from_ptr(*entry).to_owned());
+            entry = entry.add(1);
+        }
+    }
+    entries
 }
 
 /// Writes `n` in decimal at the start of `out` without allocating; returns
