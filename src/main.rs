@@ -326,8 +326,11 @@ fn run_main_child(
         let forwarding =
             forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay)
                 .with_dumb_init(dumb_init_forwarding(config, &ignore_once));
-        let events =
+        let mut events =
             one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
+        if config.dumb_init.is_some() {
+            events = events.forwarding(dumb_init::forwarded_signals());
+        }
         return Ok(match config.grace_period {
             Some(grace) => shutdown::run_single_threaded(
                 grace,

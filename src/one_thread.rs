@@ -58,6 +58,13 @@ impl OneLoop {
         }
     }
 
+    /// Takes `forwarded` (and SIGCHLD) off the queue instead of the
+    /// forwardable set: dumb-init mode forwards more (see `dumb_init`).
+    pub fn forwarding(mut self, forwarded: impl Iterator<Item = i32>) -> Self {
+        self.waitset = WaitSet::of(forwarded.chain([libc::SIGCHLD]));
+        self
+    }
+
     /// Pause mode's stop: the request came before the loop existed.
     pub fn with_stop_requested(mut self) -> Self {
         self.pending.push_back(Event::StopRequested);

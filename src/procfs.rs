@@ -260,16 +260,7 @@ mod tests {
     /// parent is its process's parent: never below the process itself.
     #[test]
     fn a_thread_of_ours_is_not_below_us() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let _ = tx.send(nix::unistd::gettid().as_raw());
-            let _ = done_rx.recv();
-        });
-        let tid = rx.recv().expect("the thread's id");
-        let seen = read_process(tid);
-        let _ = done_tx.send(());
-        let _ = thread.join();
+        let seen = crate::threads::with_a_running_thread(read_process);
         let thread = seen.expect("/proc/TID/stat of a live thread");
         assert!(!still_below(&thread, own_pid()));
     }

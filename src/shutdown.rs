@@ -490,16 +490,10 @@ mod tests {
     /// test.
     #[test]
     fn never_signals_one_of_our_own_threads() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let _ = tx.send(nix::unistd::gettid().as_raw());
-            let _ = done_rx.recv();
+        let (tid, sent) = threads::with_a_running_thread(|tid| {
+            let sent = procfs::read_process(tid).map(|p| signal_descendant(&p, libc::SIGWINCH));
+            (tid, sent)
         });
-        let tid = rx.recv().expect("the thread's id");
-        let sent = procfs::read_process(tid).map(|p| signal_descendant(&p, libc::SIGWINCH));
-        let _ = done_tx.send(());
-        let _ = thread.join();
         assert_eq!(sent, Some(false), "thread {tid} of ours was signalled");
     }
 

@@ -57,3 +57,19 @@ pub fn wait_until_single_threaded() {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// For unit tests: runs `f` with the id of a thread that lives while `f`
+/// runs (an ordinary std thread, not a listed helper thread).
+#[cfg(test)]
+pub fn with_a_running_thread<T>(f: impl FnOnce(libc::pid_t) -> T) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = tx.send(sys::own_thread_id());
+        let _ = done_rx.recv();
+    });
+    let result = f(rx.recv().expect("the thread's id"));
+    let _ = done_tx.send(());
+    let _ = thread.join();
+    result
+}

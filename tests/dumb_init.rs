@@ -191,3 +191,41 @@ fn leftover_finished(options: &[&str]) -> bool {
     assert_eq!(code, 0, "{err}");
     std::fs::read_to_string(&done).is_ok_and(|t| t == "finished\n")
 }
+
+/// dumb-init mode forwards SIGTTIN (which tini mode never does) and then
+/// stops itself, with helper threads and without them: with `clone3`
+/// refused (a seccomp profile; glibc's threads need it) tini-rs runs one
+/// loop, which must take the same signals off the queue as the forwarder.
+#[test]
+fn job_control_signal_forwarded_then_stops_itself_with_or_without_threads() {
+    for refused in [None, Some("clone3")] {
+        let dir = TempDir::new("dumb-init-ttin");
+        let got = dir.file("got");
+        let ready = dir.file("ready");
+        let script = format!(
+            "trap 'echo TTIN > {got}' TTIN; echo > {ready}; while :; do sleep 0.05; done",
+            got = got.display(),
+            ready = ready.display()
+        );
+        let mut program: Vec<std::ffi::OsString> = vec![tini_rs().into()];
+        program.extend(["--dumb-init", "-c", "sh", "-c", &script].map(Into::into));
+        if let Some(names) = refused {
+            program = common::seccomp::with_failing_syscalls(libc::EPERM, names, &program);
+        }
+        let mut cmd = Command::new(&program[0]);
+        cmd.args(&program[1..]);
+        let running = Running::start_captured(cmd);
+        wait_for_text(&ready, "\n", LIMIT);
+        running.signal(libc::SIGTTIN);
+        wait_for_text(&got, "TTIN", LIMIT);
+        let stopped = wait_until(LIMIT, || {
+            status_field(running.pid(), "State").is_some_and(|s| s.starts_with('T'))
+        });
+        assert!(
+            stopped,
+            "{refused:?}: tini-rs must stop itself after SIGTTIN"
+        );
+        running.signal(libc::SIGCONT);
+        // `running` is killed with its tree on drop.
+    }
+}

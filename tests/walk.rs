@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::reachable::Reachable;
 use common::*;
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
@@ -34,20 +35,18 @@ fn a_foreign_proc_is_not_walked_and_nothing_beside_tini_rs_is_signalled() {
     if !require_root("a_foreign_proc_is_not_walked_and_nothing_beside_tini_rs_is_signalled") {
         return;
     }
-    let dir = TempDir::new("walk-foreign");
-    // `nobody` writes its results here and runs its own copy of tini-rs (the
-    // build directory may be closed to it).
-    set_mode(&dir.0, 0o777);
-    let tini_copy = dir.file("tini-rs");
-    std::fs::copy(tini_rs(), &tini_copy).expect("copy tini-rs");
-    set_mode(&tini_copy, 0o755);
+    // `nobody` runs its own copy of tini-rs (the build directory may be
+    // closed to it) and writes its results in a directory open to it.
+    let reachable = Reachable::new("walk-foreign");
+    let results = reachable.shared_dir("out");
     // Inner PID 1 (a shell) starts tini-rs first, so that it is inner pid 2,
     // then the bystander, which traps SIGTERM to record it. tini-rs's main
     // child leaves an orphan that ignores SIGTERM and ends by itself after
     // 3 s, past the 1 s grace period.
     let script = r#"
-D=$1
-"$D/tini-rs" -v -s --grace-period 1 -- sh -c '(trap "" TERM; sleep 3) & exit 42' 2> "$D/log" &
+T=$1
+D=$2
+"$T" -v -s --grace-period 1 -- sh -c '(trap "" TERM; sleep 3) & exit 42' 2> "$D/log" &
 t=$!
 sh -c 'trap "echo TERM >> $0/bystander-signals" TERM; while :; do sleep 0.1; done' "$D" &
 b=$!
@@ -62,11 +61,12 @@ true
     cmd.args(["--pid", "--fork", "--kill-child"])
         .args(["setpriv", "--reuid", NOBODY, "--regid", NOBODY])
         .args(["--clear-groups", "sh", "-c", script, "sh"])
-        .arg(&dir.0);
+        .arg(reachable.tini_rs())
+        .arg(&results);
     let started = Instant::now();
     let (code, out, err) = run(cmd, LIMIT);
     let elapsed = started.elapsed();
-    let read = |name: &str| std::fs::read_to_string(dir.file(name)).unwrap_or_default();
+    let read = |name: &str| std::fs::read_to_string(results.join(name)).unwrap_or_default();
     let log = read("log");
     let context = format!(
         "unshare: {code}, {out}{err}\npids (tini-rs, bystander): {}\ntini-rs's log:\n{log}",
@@ -165,11 +165,6 @@ fn limit_descriptors(cmd: &mut Command, limit: u64) {
             Ok(())
         });
     }
-}
-
-fn set_mode(path: &std::path::Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 // ---- The environment, whole ----

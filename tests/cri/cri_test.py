@@ -391,12 +391,14 @@ class Sandbox(PodTest):
         sandbox = pod.pid()
         self.assert_sandbox_process(sandbox)
         # An unconstrained pod: what scenario 2's checks must not find
-        # (but containerd mounts every sandbox's root read-only).
+        # (but containerd mounts every sandbox's root read-only, and sets
+        # no_new_privs for every one).
         self.assertEqual(status_field(sandbox, "Uid").split()[0], "0")
         self.assertEqual(status_field(sandbox, "Seccomp"), "0")
         self.assertTrue(root_is_read_only(sandbox))
-        print(f"\n    sandbox unconstrained: CapEff {status_field(sandbox, 'CapEff')}",
-              file=sys.stderr)
+        # As root it keeps containerd's default capability set.
+        self.assertNotEqual(status_field(sandbox, "CapEff"), "0000000000000000")
+        self.assertEqual(status_field(sandbox, "NoNewPrivs"), "1")
         # -998 from containerd, unless the machine does not let root lower
         # it (docker/engine.sh's restrict_oom_score_adj).
         oom = Path(f"/proc/{sandbox}/oom_score_adj").read_text().strip()
@@ -430,10 +432,10 @@ class Sandbox(PodTest):
             self.assertIsNone(fate, "tini-rs -P did not reap under the pod's constraints")
         else:
             self.assertEqual(fate, "Z", "control: busybox sleep cannot reap")
-        # What containerd gave: recorded for README (capabilities: the CRI
-        # has no capability setting for a sandbox).
-        print(f"\n    sandbox under constraints: CapEff {status_field(sandbox, 'CapEff')}, "
-              f"NoNewPrivs {status_field(sandbox, 'NoNewPrivs')}", file=sys.stderr)
+        # The CRI has no capability setting for a sandbox; as a user other
+        # than root it has none in effect.
+        self.assertEqual(status_field(sandbox, "CapEff"), "0000000000000000")
+        self.assertEqual(status_field(sandbox, "NoNewPrivs"), "1")
 
     def test_3_stop_and_remove_pod_sandbox_leave_nothing_running(self):
         pod = self.pod(shared_pid=True)

@@ -120,9 +120,11 @@ ENV PATH=/bin
 ENTRYPOINT ["/bin/sleep", "1000000"]
 EOF
 echo "== CRI tests: images $pause_image, $busybox_image, $TINI_RS_APPS_IMAGE" >&2
+t=$SECONDS
 DOCKER_BUILDKIT=0 dk build -q -t "$pause_image" "$work/pause" >/dev/null
 DOCKER_BUILDKIT=0 dk build -q -t "$busybox_image" "$work/busybox" >/dev/null
 dk save -o "$work/images.tar" "$pause_image" "$busybox_image" "$TINI_RS_APPS_IMAGE"
+echo "== CRI tests: images built and saved in $((SECONDS - t)) s" >&2
 
 # ---------------------------------------------------------------------------
 # 3. The two passes. A bare image name means docker.io/library/NAME to
