@@ -130,7 +130,9 @@ fn a_64_kib_stack_is_enough() {
 /// Somewhere a helper thread's stack no longer fits, somewhere the child's
 /// spawn beside it does not: at every size tini-rs either runs the child
 /// (exit 3, as the child asked) or fails before the child ran, with a line
-/// on stderr; nothing is ever left in the cgroup after it.
+/// on stderr (or, at the smallest sizes, the dynamic loader dies of a
+/// signal before tini-rs runs); nothing is ever left in the cgroup after
+/// it.
 #[test]
 fn every_small_address_space_runs_the_child_or_fails_before_it() {
     if !require_root("every_small_address_space_runs_the_child_or_fails_before_it")
@@ -165,7 +167,12 @@ fn every_small_address_space_runs_the_child_or_fails_before_it() {
                     !marker.exists(),
                     "{what}: exit {code} after the child ran: {err}"
                 );
-                assert!(!err.trim().is_empty(), "{what}: exit {code} without a word");
+                // Silent only when the dynamic loader itself crashed, before
+                // tini-rs ran at all (near the smallest sizes).
+                assert!(
+                    !err.trim().is_empty() || code > 128,
+                    "{what}: exit {code} without a word"
+                );
             }
             let _ = std::fs::remove_file(&marker);
         }
