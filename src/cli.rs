@@ -1,6 +1,7 @@
 //! Command line and environment -> [`Config`]. tini's options and variables,
-//! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`
-//! and `-P`. (dumb-init mode's command line is read by `dumb_init.rs`.) Also the texts
+//! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`,
+//! `--wait-all` and `-P`. (dumb-init mode's command line is read by
+//! `dumb_init.rs`.) Also the texts
 //! tini-rs prints for `-h`, `--version` and `-l`.
 
 use crate::signals::{self, RewriteTable};
@@ -33,6 +34,9 @@ pub struct Config {
     pub program: Vec<OsString>,
     /// `-P`: pause mode. No program; reap orphans until SIGTERM or SIGINT.
     pub pause: bool,
+    /// `--wait-all` (`TINI_WAIT_ALL`): once the main child has exited, stay
+    /// until no descendant is left, then exit with its status.
+    pub wait_all: bool,
     /// Problems with the environment that tini tolerates; logged once the
     /// logger is up.
     pub warnings: Vec<String>,
@@ -55,6 +59,7 @@ impl Default for Config {
             rewrite: RewriteTable::default(),
             program: Vec::new(),
             pause: false,
+            wait_all: false,
             warnings: Vec::new(),
             dumb_init: None,
         }
@@ -129,6 +134,7 @@ fn from_environment(env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, U
     let mut config = Config {
         subreaper: env("TINI_SUBREAPER").is_some(),
         kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
+        wait_all: env("TINI_WAIT_ALL").is_some(),
         ..Config::default()
     };
     if let Some(value) = env("TINI_GRACE_PERIOD") {
@@ -250,6 +256,15 @@ fn read_long_option<'a>(
                 .add_rule(&value()?)
                 .map_err(UsageError::new)?;
             about_main_child.push("--rewrite");
+        }
+        "wait-all" if inline.is_none() => {
+            config.wait_all = true;
+            about_main_child.push("--wait-all");
+        }
+        "wait-all" => {
+            return Err(UsageError::new(format!(
+                "option '--wait-all' takes no value, but '--{long}' was given"
+            )));
         }
         _ => return Err(UsageError::new(format!("unknown option '--{long}'"))),
     }
@@ -400,7 +415,14 @@ fn check_pause_mode(
             "{option} has no meaning with -P (there is no main child)"
         )));
     }
-    for name in ["TINI_KILL_PROCESS_GROUP", "TINI_REWRITE", "TINI_STOP_DELAY"] {
+    // Only TINI_WAIT_ALL can have set it (--wait-all was refused above).
+    config.wait_all = false;
+    for name in [
+        "TINI_KILL_PROCESS_GROUP",
+        "TINI_REWRITE",
+        "TINI_STOP_DELAY",
+        "TINI_WAIT_ALL",
+    ] {
         if env(name).is_some() {
             config
                 .warnings
@@ -450,6 +472,10 @@ Options:
                        passing it on (a second one ends the wait); inside
                        the grace period, if set (0 = off, the default).
   --rewrite FROM:TO    Forward signal FROM as TO (0 = drop it); repeatable.
+  --wait-all           When the main child exits, stay until no descendant is
+                       left, then exit with its status; signals meanwhile go
+                       to every remaining descendant (a stop, with
+                       --grace-period, ends them within the grace period).
   -P                   Pause mode, for a pod's infra process: run no program,
                        reap orphans, ignore every signal but SIGTERM and
                        SIGINT, which end it with exit 0 (after the
@@ -465,6 +491,7 @@ Environment:
   TINI_GRACE_PERIOD=SECS   same as --grace-period
   TINI_STOP_DELAY=SECS     same as --stop-delay
   TINI_REWRITE=F:T,F:T     same as --rewrite
+  TINI_WAIT_ALL            present: same as --wait-all
   TINI_MODE=dumb-init      dumb-init mode, as --dumb-init (or: tini)
   RUST_LOG                 an env_logger filter; overrides the verbosity
   POSIXLY_CORRECT          present: options end at the first non-option word
@@ -581,6 +608,9 @@ mod tests {
         assert!(c.expected_codes[5] && c.expected_codes[7] && !c.expected_codes[6]);
         assert_eq!(c.parent_death_signal, Some(libc::SIGUSR1));
         assert!(c.kill_process_group && c.warn_on_reap);
+        assert!(!c.wait_all);
+        assert!(config(&["--wait-all", "x"], &[]).wait_all);
+        assert!(config(&["x"], &[("TINI_WAIT_ALL", "")]).wait_all);
         assert_eq!(c.grace_period, Some(Duration::from_millis(2500)));
         assert_eq!(c.rewrite.map(15), Some(3));
     }
@@ -651,6 +681,8 @@ mod tests {
             (&["-gP"][..], "-g"),
             (&["-P", "--rewrite", "15:3"][..], "--rewrite"),
             (&["-P", "--stop-delay", "1"][..], "--stop-delay"),
+            (&["-P", "--wait-all"][..], "--wait-all"),
+            (&["--wait-all=yes", "true"][..], "--wait-all=yes"),
             (&["--stop-delay", "soon", "true"][..], "soon"),
             (&["--stop-delay", "-2", "true"][..], "-2"),
             (
@@ -730,6 +762,9 @@ mod tests {
         );
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(!config(&["true"], &[]).pause);
+        let c = config(&["-P"], &[("TINI_WAIT_ALL", "")]);
+        assert!(!c.wait_all);
+        assert!(c.warnings.iter().any(|w| w.contains("TINI_WAIT_ALL")));
     }
 
     /// Every spelling the parser accepts is one a user can find in `-h`.

@@ -317,6 +317,10 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
             signals::name(out)
         );
     }
+    // `--wait-all`, once the main child is gone: to what is left instead.
+    if crate::wait_all::pass_on_to_descendants(sig, out) {
+        return;
+    }
     send(out, target);
 }
 

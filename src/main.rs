@@ -27,6 +27,7 @@ mod signals;
 mod status;
 mod sys;
 mod threads;
+mod wait_all;
 
 use cli::{Action, Config};
 use shutdown::GracePeriod;
@@ -289,6 +290,10 @@ fn run_main_child(
     inherited: &'static InheritedState,
     parent_death: Option<forward::ParentDeath>,
 ) -> Result<Option<WaitStatus>, ExitCode> {
+    if config.wait_all {
+        // Before any thread: the reaper and the forwarder read it.
+        wait_all::turn_on(config.grace_period.is_some());
+    }
     // dumb-init's setsid mode: the terminal is given up before anything
     // else, so that the child's new session can take it.
     let new_session = config.dumb_init.is_some_and(|m| m.setsid);
@@ -365,9 +370,14 @@ fn run_main_child(
             events = events.forwarding(dumb_init::forwarded_signals());
         }
         return Ok(match config.grace_period {
-            Some(grace) => {
-                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
-            }
+            Some(grace) => shutdown::run_single_threaded(
+                grace,
+                events,
+                Some((main_pid, main_pidfd)),
+                config.wait_all,
+            ),
+            // Never in dumb-init mode, which has no --wait-all.
+            None if config.wait_all => events.until_no_child_is_left(),
             None => {
                 let status = events.until_main_exits();
                 main_child_exited(config, main_pid);
@@ -377,7 +387,12 @@ fn run_main_child(
     };
     threads.forwarder.aim(target);
     Ok(match threads.grace_period {
-        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
+        Some(grace_period) => {
+            grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd, config.wait_all)
+        }
+        None if config.wait_all => {
+            reaper::reap_until_no_child_is_left(main_pid, config.warn_on_reap)
+        }
         None => {
             let status = reaper::reap_until_main_exits(main_pid, config.warn_on_reap);
             main_child_exited(config, main_pid);

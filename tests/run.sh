@@ -86,6 +86,6 @@ if [ -n "${TINI_RS_APPS_IMAGE:-}" ]; then
 fi
 # tini-rs under Kubernetes' container runtime (containerd's CRI plugin, its
 # own containerd): the pod sandbox, a container's init with and without
-# --grace-period, a member of a pod's shared PID namespace (60 to 120 s).
+# --grace-period, a member of a pod's shared PID namespace (1 to 2.5 minutes).
 DOCKER_HOST="$TINI_RS_DOCKER_HOST" TINI_RS_APPS_IMAGE="${TINI_RS_APPS_IMAGE:-}" \
   tests/cri/run.sh "$TINI_RS_STATIC"

@@ -131,7 +131,7 @@ fn a_signal_refused_with_eperm_is_warned_about_once() {
     let child = child_running(pid1, "sleep");
     assert!(
         status_field(child, "Uid").is_some_and(|u| u.starts_with("0\t")),
-        "the main child did not become root (is /tmp mounted nosuid?)"
+        "the main child did not become root (is /var/tmp mounted nosuid?)"
     );
     for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGTERM] {
         unshare.signal_tree_root(pid1, sig);
