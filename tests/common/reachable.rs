@@ -73,6 +73,21 @@ impl Reachable {
     }
 }
 
+/// tini-rs where cargo built it, and the control where Debian installs it
+/// when it is there (else a skip, which fails under CI): for tests that
+/// run both as root.
+pub fn tini_rs_and_control(test: &str) -> Vec<&'static str> {
+    if Path::new(TINI_STATIC).exists() {
+        vec![tini_rs(), TINI_STATIC]
+    } else {
+        skip(
+            test,
+            "the control /usr/bin/tini-static is missing (tests/run.sh installs Debian's tini)",
+        );
+        vec![]
+    }
+}
+
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
