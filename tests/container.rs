@@ -1170,7 +1170,8 @@ fn restrictive_profile(dir: &TempDir) -> String {
 /// read-only root: tini-rs runs (single-threaded, saying why: clone3 is
 /// refused with EPERM, which glibc does not fall back from), reaps an
 /// orphan, and `docker stop`'s SIGTERM reaches the app's handler. Before,
-/// it did not start (`cannot start a thread: Operation not permitted`).
+/// it did not start (`cannot start a thread: Operation not permitted`,
+/// measured before the fix).
 /// The control is Debian's tini-static, bind-mounted into the same image.
 #[test]
 fn docker_restrictive_seccomp_profile_as_nobody_on_a_read_only_root() {

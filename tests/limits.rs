@@ -63,24 +63,11 @@ fn with_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, limit: u6
     }
 }
 
-fn child_running(pid: i32, comm: &str) -> i32 {
-    let mut found = 0;
-    let seen = wait_until(LIMIT, || {
-        found = children_of(pid)
-            .into_iter()
-            .find(|&c| proc_comm(c).as_deref() == Some(comm))
-            .unwrap_or(0);
-        found != 0
-    });
-    assert!(seen, "pid {pid} never ran {comm}");
-    found
-}
-
 /// Starts `cmd` (an init whose main child runs `sleep 1000` in busybox),
 /// waits for the sleep, sends SIGTERM and expects it passed on: exit 143.
 fn assert_forwards_sigterm(cmd: Command, what: &str) {
     let mut init = Running::start_captured(cmd);
-    child_running(init.pid(), "sleep");
+    child_named(init.pid(), "sleep");
     init.signal(libc::SIGTERM);
     let code = init.exit_code(LIMIT);
     let (_, err) = init.output();
@@ -246,7 +233,7 @@ fn rlimit_nproc_runs_single_threaded_or_fails_before_the_child() {
                 continue;
             }
             // `busybox sleep` keeps busybox's name.
-            child_running(running.pid(), "busybox");
+            child_named(running.pid(), "busybox");
             running.signal(libc::SIGTERM);
             let code = running.exit_code(LIMIT);
             let (_, err) = running.output();
@@ -280,7 +267,7 @@ fn three_tasks_with_a_grace_period_give_the_child_the_room() {
     );
     cgroup.join_before_exec(&mut cmd);
     let mut init = Running::start_captured(cmd);
-    child_running(init.pid(), "sleep");
+    child_named(init.pid(), "sleep");
     assert_eq!(status_field(init.pid(), "Threads").as_deref(), Some("1"));
     init.signal(libc::SIGTERM);
     // The child ignores SIGTERM: the grace period's SIGKILL ends it.

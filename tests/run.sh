@@ -17,6 +17,13 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
+# The tree guard first (tests/tree_guard.rs; `cargo test` below runs it
+# again): merge-conflict markers, or a log line or option the documents
+# quote that src/ no longer has, fail in seconds, before any install.
+guard_start=$SECONDS
+cargo test --test tree_guard
+echo "tests/run.sh: tree guard passed in $((SECONDS - guard_start)) s"
+
 # Debian packages the tests use: unshare/script (util-linux, bsdutils),
 # python3 for the classic zombie demos, strace for idle-syscall checks, the
 # container engines and a static busybox for FROM-scratch images, and the

@@ -7,24 +7,12 @@
 
 mod common;
 
-use common::reachable::TINI_STATIC;
+use common::reachable::tini_rs_and_control;
 use common::*;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-
-fn inits(test: &str) -> Vec<&'static str> {
-    if std::path::Path::new(TINI_STATIC).exists() {
-        vec![tini_rs(), TINI_STATIC]
-    } else {
-        skip(
-            test,
-            "the control /usr/bin/tini-static is missing (Debian's tini)",
-        );
-        vec![]
-    }
-}
 
 fn init_command(init: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(init);
@@ -35,22 +23,13 @@ fn init_command(init: &str, args: &[&str]) -> Command {
     cmd
 }
 
-fn child_running(pid: i32, comm: &str) {
-    let seen = wait_until(LIMIT, || {
-        children_of(pid)
-            .into_iter()
-            .any(|c| proc_comm(c).as_deref() == Some(comm))
-    });
-    assert!(seen, "pid {pid} never ran {comm}");
-}
-
 /// `-vvv -s -- sleep 1000` with the standard descriptors as `setup` leaves
 /// them: the child runs, SIGTERM reaches it (143), nothing crashes.
 fn forwards_with(init: &str, what: &str, setup: impl FnOnce(&mut Command)) {
     let mut cmd = init_command(init, &["-vvv", "-s", "--", "sleep", "1000"]);
     setup(&mut cmd);
     let mut running = Running::start(cmd);
-    child_running(running.pid(), "sleep");
+    child_named(running.pid(), "sleep");
     running.signal(libc::SIGTERM);
     assert_eq!(
         running.exit_code(LIMIT),
@@ -82,7 +61,7 @@ fn stdin_stdout_and_stderr_closed() {
 
 #[test]
 fn stdout_and_stderr_on_dev_full() {
-    for init in inits("stdout_and_stderr_on_dev_full") {
+    for init in tini_rs_and_control("stdout_and_stderr_on_dev_full") {
         forwards_with(init, "1 and 2 on /dev/full", |cmd| {
             let full = || {
                 std::fs::OpenOptions::new()
@@ -118,7 +97,7 @@ fn argv_and_environment_near_arg_max() {
     let sent: Vec<OsString> = (0..n_args)
         .map(|i| OsString::from(format!("{i:02}{}", "a".repeat(WORD - 2))))
         .collect();
-    for init in inits("argv_and_environment_near_arg_max") {
+    for init in tini_rs_and_control("argv_and_environment_near_arg_max") {
         let _ = std::fs::remove_file(&out);
         let mut cmd = init_command(init, &["-s", "--"]);
         cmd.args(agent::agent_argv("echo-args"))
@@ -144,7 +123,7 @@ fn argv_and_environment_near_arg_max() {
 #[test]
 fn path_unset_or_empty() {
     let dir = TempDir::new("no-path");
-    for init in inits("path_unset_or_empty") {
+    for init in tini_rs_and_control("path_unset_or_empty") {
         let mut unset = init_command(init, &["-s", "--", "sh", "-c", "exit 3"]);
         unset.env_remove("PATH").current_dir(&dir.0);
         let (code, _, err) = run(unset, LIMIT);
