@@ -119,7 +119,8 @@ fn a_64_kib_stack_is_enough() {
 /// (exit 3, as the child asked) or fails before the child ran, with a line
 /// on stderr (or, at the smallest sizes, the dynamic loader dies of a
 /// signal before tini-rs runs); nothing is ever left in the cgroup after
-/// it.
+/// it. The limit is set on `unshare`, which runs tini-rs as PID 1 and
+/// passes it on.
 #[test]
 fn every_small_address_space_runs_the_child_or_fails_before_it() {
     if !require_root("every_small_address_space_runs_the_child_or_fails_before_it")
@@ -136,7 +137,18 @@ fn every_small_address_space_runs_the_child_or_fails_before_it() {
         let cgroup = PidsCgroup::create("as-sweep", 100);
         for grace in [false, true] {
             let args: &[&str] = if grace { &["--grace-period", "2"] } else { &[] };
-            let mut cmd = init_command(Path::new(tini_rs()), args, &script);
+            // As PID 1 of its own PID namespace, as in a container: as a
+            // subreaper on a busy host, the grace period's look at /proc
+            // would list every process of the host, and it is that list,
+            // not tini-rs, that would then run out of memory.
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+                .arg(tini_rs())
+                .args(args)
+                .args(["--", BUSYBOX, "sh", "-c", &script])
+                .env_remove("TINI_VERBOSITY")
+                .env_remove("TINI_GRACE_PERIOD")
+                .env_remove("RUST_LOG");
             with_rlimit(&mut cmd, libc::RLIMIT_AS, kib * 1024);
             cgroup.join_before_exec(&mut cmd);
             let what = format!("RLIMIT_AS {kib} KiB {args:?}");

@@ -79,7 +79,7 @@ tests/tini_suite.sh "$TINI_RS_STATIC"
 # dumb-init's own pytest suite and test-zombies, with the binary as dumb-init.
 tests/dumb_init_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
-# The README's "What a stop loses" table, one run per cell: the script keeps
+# BENCHMARKS.md's "What a stop loses" table, one run per cell: the script keeps
 # working, and the log shows the table as this run measured it.
 if [ -n "${TINI_RS_APPS_IMAGE:-}" ]; then
   python3 tests/apps/stop_loses.py --runs 1
