@@ -333,3 +333,23 @@ fn subreaper_prctl_refused() {
         }
     }
 }
+
+/// statx refused (Rust's std asks it first for a file's metadata, which
+/// tini-rs reads to run a file without `#!` through /bin/sh): std falls
+/// back to fstatat on EPERM and ENOSYS alike, so the script still runs.
+#[test]
+fn statx_refused_a_script_without_a_shebang_still_runs() {
+    let dir = TempDir::new("statx");
+    let script = dir.file("no-shebang");
+    std::fs::write(&script, "exit 5\n").expect("write the script");
+    common::reachable::set_mode(&script, 0o755);
+    let script = script.to_str().expect("a UTF-8 temp path");
+    for binary in tini_rs_and_control("statx_refused_a_script_without_a_shebang_still_runs") {
+        for errno in [libc::EPERM, libc::ENOSYS] {
+            let what = format!("{binary}, statx {}", errno_name(errno));
+            let cmd = filtered(binary, errno, "statx", &["-s", "--", script]);
+            let (code, _, err) = run(cmd, LIMIT);
+            assert_eq!(code, 5, "{what}: {err}");
+        }
+    }
+}
