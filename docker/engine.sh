@@ -2,7 +2,15 @@
 # A private Docker engine for the container tests, everything under one dir:
 #
 #   docker/engine.sh start DIR [INIT_PATH]   start it; prints the DOCKER_HOST
+#   docker/engine.sh start-cri DIR SANDBOX   containerd alone, with its CRI
+#                                            plugin; prints its socket path
 #   docker/engine.sh stop  DIR               stop it (idempotent)
+#
+# start-cri is Kubernetes' runtime without the kubelet (tests/cri/): the CRI
+# plugin on, SANDBOX (an image reference, imported by the caller with
+# `ctr -n k8s.io images import`) as every pod's sandbox image, runc with
+# cgroupfs (SystemdCgroup = false), the streaming server on loopback. No CNI
+# configuration: the tests' pods use the host's network namespace.
 #
 # It never touches a system engine: its own containerd (own socket, root,
 # state and config, so a /run/containerd/containerd.sock left by someone else
@@ -16,7 +24,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 start DIR [INIT_PATH] | stop DIR" >&2
+    echo "usage: $0 start DIR [INIT_PATH] | start-cri DIR SANDBOX_IMAGE | stop DIR" >&2
     exit 2
 }
 
@@ -115,44 +123,29 @@ stop() {
     fi
 }
 
-start() {
-    local init_path=${1:-}
-    if alive "$(pid_from "$dir/dockerd.pid")"; then
-        echo "engine.sh: an engine already runs for $dir (pid $(pid_from "$dir/dockerd.pid"))" >&2
-        exit 1
-    fi
-    stop # leftovers of an earlier run in the same dir
-    for tool in dockerd containerd runc; do
+# Starts containerd with everything under DIR, and waits for its socket.
+# With a sandbox image ($1), the CRI plugin is on (start-cri); without,
+# it is off (it wants CNI, and dockerd does not use it).
+start_containerd() {
+    local sandbox_image=${1:-} i
+    for tool in containerd runc; do
         command -v "$tool" >/dev/null || {
-            echo "engine.sh: $tool not found (apt-get install docker.io)" >&2
+            echo "engine.sh: $tool not found (apt-get install containerd runc)" >&2
             exit 1
         }
     done
-    [ -n "$docker_cli" ] || {
-        echo "engine.sh: no docker CLI found (apt-get install docker.io)" >&2
-        exit 1
-    }
-    if [ -n "$init_path" ]; then
-        [ -x "$init_path" ] || {
-            echo "engine.sh: init $init_path is not an executable file" >&2
-            exit 1
-        }
-        init_path=$(cd "$(dirname "$init_path")" && pwd)/$(basename "$init_path")
-    fi
     # A unix socket path must fit in 108 bytes.
     if [ ${#ctrd_sock} -gt 100 ]; then
         echo "engine.sh: $dir is too long for a unix socket path; use a shorter dir" >&2
         exit 1
     fi
-
-    mkdir -p "$dir/containerd-root" "$dir/containerd-state" "$dir/data" "$dir/exec"
-    # containerd's own config: no CRI plugin (it wants CNI), everything
-    # under DIR instead of /var/lib/containerd and /run/containerd.
+    mkdir -p "$dir/containerd-root" "$dir/containerd-state"
+    # containerd's own config, everything under DIR instead of
+    # /var/lib/containerd and /run/containerd.
     cat >"$dir/containerd.toml" <<TOML
 version = 2
 root = "$dir/containerd-root"
 state = "$dir/containerd-state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = "$ctrd_sock"
 [ttrpc]
@@ -162,10 +155,40 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [plugins."io.containerd.internal.v1.opt"]
   path = "$dir/containerd-root/opt"
 TOML
+    if [ -z "$sandbox_image" ]; then
+        echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >>"$dir/containerd.toml"
+    else
+        # The CNI directories exist and are empty: containerd logs that it
+        # found no network configuration, which host-network pods never need.
+        mkdir -p "$dir/cni/bin" "$dir/cni/conf"
+        # The CRI plugin gives sandboxes an OOM score adjustment of -998
+        # and containers their pod's; lowering one takes CAP_SYS_RESOURCE,
+        # which some machines (containers, some CI sandboxes) do not give
+        # root: runc then fails at start ("can't get final child's PID from
+        # pipe"). There, keep every adjustment at or above containerd's own.
+        local restrict_oom=false
+        (echo -998 >/proc/self/oom_score_adj) 2>/dev/null || restrict_oom=true
+        cat >>"$dir/containerd.toml" <<TOML
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$sandbox_image"
+  restrict_oom_score_adj = $restrict_oom
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$dir/cni/bin"
+    conf_dir = "$dir/cni/conf"
+TOML
+    fi
     setsid containerd --config "$dir/containerd.toml" >"$dir/containerd.log" 2>&1 </dev/null &
     echo $! >"$dir/containerd.pid"
 
-    local i
     for ((i = 0; i < start_limit * 10; i++)); do
         [ -S "$ctrd_sock" ] && break
         alive "$(pid_from "$dir/containerd.pid")" || break
@@ -177,7 +200,45 @@ TOML
         stop
         exit 1
     fi
+}
 
+start_cri() {
+    local sandbox_image=$1
+    if alive "$(pid_from "$dir/containerd.pid")"; then
+        echo "engine.sh: a containerd already runs for $dir (pid $(pid_from "$dir/containerd.pid"))" >&2
+        exit 1
+    fi
+    stop # leftovers of an earlier run in the same dir
+    start_containerd "$sandbox_image"
+    echo "$ctrd_sock"
+}
+
+start() {
+    local init_path=${1:-}
+    if alive "$(pid_from "$dir/dockerd.pid")"; then
+        echo "engine.sh: an engine already runs for $dir (pid $(pid_from "$dir/dockerd.pid"))" >&2
+        exit 1
+    fi
+    stop # leftovers of an earlier run in the same dir
+    command -v dockerd >/dev/null || {
+        echo "engine.sh: dockerd not found (apt-get install docker.io)" >&2
+        exit 1
+    }
+    [ -n "$docker_cli" ] || {
+        echo "engine.sh: no docker CLI found (apt-get install docker.io)" >&2
+        exit 1
+    }
+    if [ -n "$init_path" ]; then
+        [ -x "$init_path" ] || {
+            echo "engine.sh: init $init_path is not an executable file" >&2
+            exit 1
+        }
+        init_path=$(cd "$(dirname "$init_path")" && pwd)/$(basename "$init_path")
+    fi
+    mkdir -p "$dir/data" "$dir/exec"
+    start_containerd
+
+    local i
     local args=(
         --containerd "$ctrd_sock"
         --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false
@@ -214,6 +275,10 @@ TOML
 
 case $cmd in
 start) start "${3:-}" ;;
+start-cri)
+    [ $# -eq 3 ] || usage
+    start_cri "$3"
+    ;;
 stop) stop ;;
 *) usage ;;
 esac

@@ -9,33 +9,38 @@
 //! ECHILD at once. Signals other than SIGCHLD, SIGTERM and SIGINT are taken
 //! and dropped, so they neither end the pause nor pile up in the queue.
 
-use crate::event::Event;
+use crate::one_thread::OneLoop;
 use crate::reaper;
-use crate::shutdown::Supervisor;
+use crate::shutdown::{self, GracePeriod};
 use crate::signals::{self, WaitSet};
+use crate::status::ExitCode;
 use std::io;
 use std::time::Duration;
 
 /// Pauses until SIGTERM or SIGINT; returns the exit code. `Err` only when
-/// the reaper thread a grace period needs cannot start.
-pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<i32> {
+/// sigwaitinfo fails (start-up checked that it works).
+pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<ExitCode> {
     // Started now, while nothing depends on it: failing later, at the stop,
-    // would leave the descendants without their bounded shutdown.
-    let shutdown = match grace_period {
-        Some(grace) => {
-            let (events_tx, events) = std::sync::mpsc::channel::<Event>();
-            let reaper = reaper::start(warn_on_reap, events_tx.clone())?;
-            Some((grace, reaper, events_tx, events))
+    // would leave the descendants without their bounded shutdown. Where no
+    // thread can start, this thread does the reaping then too.
+    let shutdown = grace_period.map(|grace| match GracePeriod::start(grace, warn_on_reap) {
+        Ok(shutdown) => Ok(shutdown),
+        Err(err) => {
+            log::warn!(
+                "cannot start the reaper thread ({err}); running single-threaded: one loop \
+                 takes signals and reaps"
+            );
+            Err(grace)
         }
-        None => None,
-    };
+    });
     let waitset = WaitSet::of(signals::forwardable().chain([libc::SIGCHLD]));
     log::info!("Pause mode: reaping orphans until SIGTERM or SIGINT");
     // Children tini-rs was exec'd with may have exited already; their
     // SIGCHLD went to the process we replaced, or is pending.
     reap(warn_on_reap);
     loop {
-        let (sig, _) = waitset.wait();
+        // Never retried on failure: that would spin.
+        let sig = waitset.wait()?.sig;
         match sig {
             libc::SIGCHLD => reap(warn_on_reap),
             libc::SIGTERM | libc::SIGINT => {
@@ -45,18 +50,15 @@ pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<i32
             other => log::debug!("Pause mode: ignoring {}", signals::name(other)),
         }
     }
-    if let Some((grace, reaper, events_tx, events)) = shutdown {
-        // The reaper thread takes over from here: blocking in waitpid(-1)
-        // now ends, with ECHILD, exactly when the last descendant is gone.
-        let _ = events_tx.send(Event::StopRequested);
-        reaper.watch(None);
-        Supervisor {
-            events,
-            main_child: None,
+    match shutdown {
+        Some(Ok(shutdown)) => shutdown.stop_every_descendant(),
+        Some(Err(grace)) => {
+            let events = OneLoop::new(None, None, warn_on_reap).with_stop_requested();
+            shutdown::run_single_threaded(grace, events, None, false);
         }
-        .with_grace_period(grace);
+        None => {}
     }
-    Ok(0)
+    Ok(ExitCode::SUCCESS)
 }
 
 fn reap(warn_on_reap: bool) {

@@ -7,25 +7,48 @@
 //! with a grace period it runs in its own thread while the main thread
 //! keeps the shutdown's clock.
 
+use crate::death_report;
 use crate::event::Event;
+use crate::status::WaitStatus;
+use crate::sys::wait::{is_no_child, wait_for_any_child};
+use std::convert::Infallible;
 use std::io;
+use std::ops::ControlFlow;
 use std::sync::mpsc::{Sender, channel};
+use std::thread::JoinHandle;
 
 /// Reaps in the calling thread until the main child has exited, then reaps
 /// what has already exited too (tini does the same) and returns the main
 /// child's raw wait status. `None` if waitpid failed first.
-pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Option<i32> {
-    let mut main_status = None;
-    if let Some(err) = reap(Some(main_pid), warn_on_reap, |status| {
-        main_status = Some(status);
-        true
-    }) {
-        log::error!("waitpid failed before the main child exited: {err}");
-        return None;
-    }
+pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Option<WaitStatus> {
+    let main_status = match reap(Some(main_pid), warn_on_reap, ControlFlow::Break) {
+        Ok(status) => status,
+        Err(err) => {
+            log::error!("waitpid failed before the main child exited: {err}");
+            return None;
+        }
+    };
     // Everything that has exited by now; the main child's pid is free from
     // here on, so any pid seen is another process.
     let _ = reap_exited(warn_on_reap);
+    Some(main_status)
+}
+
+/// `--wait-all` without a grace period: reaps in the calling thread until
+/// no child is left, the main child's exit included, and returns its raw
+/// wait status. `None` if waitpid failed before the main child exited.
+pub fn reap_until_no_child_is_left(
+    main_pid: libc::pid_t,
+    warn_on_reap: bool,
+) -> Option<WaitStatus> {
+    let mut main_status = None;
+    let Err(err) = reap(Some(main_pid), warn_on_reap, |status| {
+        main_status = Some(status);
+        ControlFlow::<Infallible>::Continue(())
+    });
+    if !is_no_child(&err) {
+        log::error!("waitpid failed: {err}; no more processes can be reaped");
+    }
     main_status
 }
 
@@ -34,10 +57,10 @@ pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Optio
 /// a blocking waitpid(-1) returns at once while it has no child.
 pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
     loop {
-        match wait_any(libc::WNOHANG) {
+        match wait_for_any_child(false) {
             Ok(Some((pid, status))) => report_other(pid, status, warn_on_reap),
             Ok(None) => return Ok(()),
-            Err(err) if err.raw_os_error() == Some(libc::ECHILD) => return Ok(()),
+            Err(err) if is_no_child(&err) => return Ok(()),
             Err(err) => return Err(err),
         }
     }
@@ -46,6 +69,7 @@ pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
 /// The reaper thread, waiting to learn the main child's pid.
 pub struct Reaper {
     main_pid: Sender<Option<libc::pid_t>>,
+    thread: JoinHandle<()>,
 }
 
 impl Reaper {
@@ -55,6 +79,13 @@ impl Reaper {
     pub fn watch(self, pid: Option<libc::pid_t>) {
         // Only fails if the thread is gone, which it never is by itself.
         let _ = self.main_pid.send(pid);
+    }
+
+    /// Ends the thread before it has reaped anything, and waits until it
+    /// is gone.
+    pub fn stop(self) {
+        drop(self.main_pid);
+        let _ = self.thread.join();
     }
 }
 
@@ -66,96 +97,98 @@ impl Reaper {
 /// has stopped.
 pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
     let (pid_tx, pid_rx) = channel::<Option<libc::pid_t>>();
-    crate::threads::start("reaper", move || {
+    let thread = crate::threads::start("reaper", move || {
         let Ok(main_pid) = pid_rx.recv() else {
             return;
         };
-        let end = reap(main_pid, warn_on_reap, |status| {
+        // It never stops at the main child's exit: only waitpid's failure
+        // ends it.
+        let Err(err) = reap(main_pid, warn_on_reap, |status| {
             let _ = events.send(Event::MainExited(status));
-            false
+            ControlFlow::<Infallible>::Continue(())
         });
-        let last = match end {
-            Some(err) if err.raw_os_error() == Some(libc::ECHILD) => Event::NoChildren,
-            Some(err) => {
-                log::error!("waitpid failed: {err}; no more processes can be reaped");
-                Event::ReaperFailed
-            }
-            None => Event::ReaperFailed,
+        let last = if is_no_child(&err) {
+            Event::NoChildren
+        } else {
+            log::error!("waitpid failed: {err}; no more processes can be reaped");
+            Event::ReaperFailed
         };
         let _ = events.send(last);
     })?;
-    Ok(Reaper { main_pid: pid_tx })
+    Ok(Reaper {
+        main_pid: pid_tx,
+        thread,
+    })
 }
 
 /// The reaping loop. Calls `on_main_exit` with the main child's raw status
-/// and stops if it returns true; otherwise runs until waitpid fails (ECHILD:
-/// no child left) and returns that error.
-fn reap(
+/// and returns what it breaks with; otherwise runs until waitpid fails
+/// (ECHILD: no child left) and returns that error.
+fn reap<T>(
     // Once the main child is reaped its pid is free for reuse: a later
     // process with the same number is just another orphan, and its status
     // must not replace the main child's. So it becomes `None`.
     mut main_pid: Option<libc::pid_t>,
     warn_on_reap: bool,
-    mut on_main_exit: impl FnMut(i32) -> bool,
-) -> Option<io::Error> {
+    mut on_main_exit: impl FnMut(WaitStatus) -> ControlFlow<T>,
+) -> Result<T, io::Error> {
     loop {
-        match wait_any(0) {
-            Ok(Some((pid, status))) if main_pid == Some(pid) => {
-                log::trace!("waitpid: pid {pid}, raw status {status:#x}");
-                log::info!("Main child exited with status {}", exit_code(status));
+        match wait_for_any_child(true)? {
+            Some((pid, status)) if main_pid == Some(pid) => {
+                report_main(pid, status);
                 main_pid = None;
-                if on_main_exit(status) {
-                    return None;
+                if let ControlFlow::Break(value) = on_main_exit(status) {
+                    return Ok(value);
                 }
             }
-            Ok(Some((pid, status))) => report_other(pid, status, warn_on_reap),
-            Ok(None) => {}
-            Err(err) => return Some(err),
+            Some((pid, status)) => report_other(pid, status, warn_on_reap),
+            None => {}
         }
     }
 }
 
-/// Logs a reaped process that is not the main child.
-fn report_other(pid: libc::pid_t, status: i32, warn_on_reap: bool) {
+/// Logs the main child's exit, and how it died if a signal killed it.
+pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    dumb_init_report(pid, status);
+    log::info!("Main child exited with status {}", status.exit_code());
+    if let Some(cause) = death_report::cause(status) {
+        log::warn!("Main child {pid} was {cause}");
+    }
+    crate::wait_all::main_child_reaped();
+}
+
+/// Logs a reaped process that is not the main child, and how it died if a
+/// signal killed it.
+pub fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
+    log::trace!("waitpid: pid {pid}, raw status {status:#x}");
+    dumb_init_report(pid, status);
+    let cause = death_report::cause(status)
+        .map(|cause| format!("; it was {cause}"))
+        .unwrap_or_default();
     if warn_on_reap {
-        log::warn!("Reaped zombie process with pid={pid}");
+        log::warn!("Reaped zombie process with pid={pid}{cause}");
     } else {
-        log::debug!("Reaped zombie process with pid={pid}");
+        log::debug!("Reaped zombie process with pid={pid}{cause}");
     }
 }
 
-/// One waitpid(-1) call, retried on EINTR. `Ok(None)` with WNOHANG when
-/// nothing has exited yet. __WALL also catches children made by clone()
-/// with an exit signal other than SIGCHLD. Raw libc: nix's `waitpid` turns
-/// the status of a process killed by a real-time signal into an error, after
-/// the process has already been reaped, so the status would be lost.
-fn wait_any(flags: i32) -> io::Result<Option<(libc::pid_t, i32)>> {
-    loop {
-        let mut status = 0;
-        // SAFETY: waitpid writes the status into our local.
-        let pid = unsafe { libc::waitpid(-1, &mut status, flags | libc::__WALL) };
-        if pid > 0 {
-            return Ok(Some((pid, status)));
-        }
-        if pid == 0 {
-            return Ok(None);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
+/// dumb-init mode's debug lines for a reaped process (nothing otherwise).
+/// dumb-init reaps when SIGCHLD comes, and says so; tini-rs's reaper waits
+/// in waitpid instead, and says the same.
+fn dumb_init_report(pid: libc::pid_t, status: WaitStatus) {
+    use crate::logging::dumb_init_debug;
+    if !crate::logging::dumb_init_debug_on() {
+        return;
     }
-}
-
-/// A wait status as an exit code: the code itself, or 128+S when signal S
-/// ended the process (the shell's convention, and tini's).
-pub fn exit_code(status: i32) -> i32 {
-    if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        1
+    dumb_init_debug(format_args!("Received signal {}.", libc::SIGCHLD));
+    match status.killing_signal() {
+        Some(sig) => dumb_init_debug(format_args!(
+            "A child with PID {pid} was terminated by signal {sig}."
+        )),
+        None => dumb_init_debug(format_args!(
+            "A child with PID {pid} exited with exit status {}.",
+            status.exit_code()
+        )),
     }
 }

@@ -5,8 +5,8 @@
 //! Tables are sized by the real signal range (1..=SIGRTMAX), never by a fixed
 //! guess, so real-time signals are first-class citizens.
 
-use nix::sys::signal::{SigSet, SigmaskHow};
-use std::mem::MaybeUninit;
+use crate::sys::signal::{self as sys_signal, Disposition, SignalSet, Taken};
+use std::io;
 use std::time::{Duration, Instant};
 
 /// The highest signal number on this system (64 on Linux).
@@ -65,7 +65,7 @@ pub fn forwardable() -> impl Iterator<Item = i32> {
 
 /// A set of signals to take off the queue with sigwaitinfo(2). Every thread
 /// keeps them blocked, so they wait in the kernel's queue until taken.
-pub struct WaitSet(libc::sigset_t);
+pub struct WaitSet(SignalSet);
 
 impl WaitSet {
     /// Every forwardable signal: the forwarder's set.
@@ -73,66 +73,43 @@ impl WaitSet {
         WaitSet::of(forwardable())
     }
 
-    /// A set of valid signal numbers. Raw libc: nix's `SigSet::add` takes a
-    /// `Signal`, which has no real-time signals.
+    /// A set of valid signal numbers.
     pub fn of(signals: impl IntoIterator<Item = i32>) -> WaitSet {
-        let mut set = MaybeUninit::<libc::sigset_t>::zeroed();
-        // SAFETY: sigemptyset initialises the set; sigaddset only rejects
-        // an invalid number, which leaves the set as it was.
-        let set = unsafe {
-            libc::sigemptyset(set.as_mut_ptr());
-            for sig in signals {
-                libc::sigaddset(set.as_mut_ptr(), sig);
-            }
-            set.assume_init()
-        };
-        WaitSet(set)
+        WaitSet(SignalSet::of(signals))
     }
 
-    /// Blocks until one of the signals is pending and takes it: its number
-    /// and the sender's details. Zero wake-ups until then.
-    pub fn wait(&self) -> (i32, libc::siginfo_t) {
+    /// Blocks until one of the signals is pending and takes it, with the
+    /// sender's details. Zero wake-ups until then. An error only where the
+    /// wait itself is refused (see [`check_waiting_works`]).
+    pub fn wait(&self) -> io::Result<Taken> {
         loop {
-            if let Some(taken) = self.take(None) {
-                return taken;
+            if let Some(taken) = self.0.take(None)? {
+                return Ok(taken);
             }
         }
     }
 
-    /// Like [`WaitSet::wait`], but gives up at `deadline` (`None` then).
-    pub fn wait_until(&self, deadline: Instant) -> Option<(i32, libc::siginfo_t)> {
+    /// Like [`WaitSet::wait`], but gives up at `deadline` (`Ok(None)` then).
+    pub fn wait_until(&self, deadline: Instant) -> io::Result<Option<Taken>> {
         loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            if let Some(taken) = self.take(Some(left)) {
-                return Some(taken);
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(None);
+            };
+            if let Some(taken) = self.0.take(Some(left))? {
+                return Ok(Some(taken));
             }
         }
     }
+}
 
-    /// One sigwaitinfo (or, with a timeout, sigtimedwait). `None` on a
-    /// timeout or EINTR (a stop and continue), the only errors possible.
-    fn take(&self, timeout: Option<Duration>) -> Option<(i32, libc::siginfo_t)> {
-        let mut info = MaybeUninit::<libc::siginfo_t>::zeroed();
-        // SAFETY: a valid set, a valid timespec if any, and room for the
-        // siginfo the kernel writes. The signals are blocked in every
-        // thread, as sigwaitinfo requires. Raw libc: nix's sigwait gives no
-        // siginfo, no timeout and no real-time signals.
-        let sig = unsafe {
-            match timeout {
-                None => libc::sigwaitinfo(&self.0, info.as_mut_ptr()),
-                Some(left) => {
-                    let left = libc::timespec {
-                        tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
-                        // Below 10^9, so it fits a 32-bit c_long too.
-                        tv_nsec: left.subsec_nanos() as libc::c_long,
-                    };
-                    libc::sigtimedwait(&self.0, info.as_mut_ptr(), &left)
-                }
-            }
-        };
-        // SAFETY: filled in by the successful call.
-        (sig > 0).then(|| (sig, unsafe { info.assume_init() }))
-    }
+/// Checks, before anything depends on it, that the kernel lets tini-rs
+/// wait for signals (`rt_sigtimedwait`, which sigwaitinfo and sigtimedwait
+/// both are): a seccomp profile may refuse it. Waits on the empty set for
+/// no time, so it takes nothing off the queue. Nothing else can tell
+/// tini-rs that a signal or a child's exit is waiting without waking up
+/// again and again, so a refusal ends tini-rs before the child starts.
+pub fn check_waiting_works() -> io::Result<()> {
+    WaitSet::of([]).0.take(Some(Duration::ZERO)).map(|_| ())
 }
 
 /// Parses `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`, `RTMAX-1` (case-insensitive
@@ -218,6 +195,14 @@ impl RewriteTable {
         Ok(())
     }
 
+    /// dumb-init's `-r FROM:TO`: FROM any standard signal (1..31), TO any
+    /// valid signal or 0 to drop FROM. The caller checks the range.
+    pub fn set(&mut self, from: i32, to: i32) {
+        if let Some(slot) = self.to.get_mut(from as usize) {
+            *slot = to;
+        }
+    }
+
     /// The signal to send for `sig`, or `None` when the rules drop it.
     pub fn map(&self, sig: i32) -> Option<i32> {
         match self.to.get(sig as usize) {
@@ -232,33 +217,25 @@ impl RewriteTable {
 /// changes both for itself; the main child gets them back exactly as they
 /// were (tini does this too; dumb-init and catatonit do not).
 pub struct InheritedState {
-    mask: SigSet,
+    mask: SignalSet,
     /// The signals tini-rs changes for itself that it inherited ignored.
     ignored: Vec<i32>,
     /// The rest of them: the child puts these back to default.
-    default_in_child: libc::sigset_t,
+    default_in_child: SignalSet,
 }
 
 impl InheritedState {
     /// Reads the calling thread's mask and the dispositions of the signals
     /// tini-rs changes. Call it before anything changes them.
     pub fn capture() -> Self {
-        // nix keeps the whole kernel set, real-time signals included. Asking
-        // for the current mask cannot fail; the empty set is the fallback.
-        let mask = SigSet::thread_get_mask().unwrap_or_else(|_| SigSet::empty());
-        let mut default_in_child = MaybeUninit::<libc::sigset_t>::zeroed();
-        // SAFETY: sigemptyset initialises the set (zeroed is empty anyway).
-        // Raw libc: nix's SigSet cannot hold glibc's signals 32 and 33.
-        let mut default_in_child = unsafe {
-            libc::sigemptyset(default_in_child.as_mut_ptr());
-            default_in_child.assume_init()
-        };
+        let mask = sys_signal::this_thread_mask();
+        let mut default_in_child = SignalSet::empty();
         let mut ignored = Vec::new();
         for sig in changed_for_ourselves() {
-            if crate::sys::raw_disposition(sig).is_ok_and(|d| d == libc::SIG_IGN) {
+            if sys_signal::disposition(sig).is_ok_and(|d| d == Disposition::Ignore) {
                 ignored.push(sig);
             } else {
-                add_any_signal(&mut default_in_child, sig);
+                default_in_child.add(sig);
             }
         }
         InheritedState {
@@ -269,12 +246,12 @@ impl InheritedState {
     }
 
     /// The inherited signal mask.
-    pub fn mask(&self) -> &libc::sigset_t {
-        self.mask.as_ref()
+    pub fn mask(&self) -> &SignalSet {
+        &self.mask
     }
 
     /// The signals to set back to default in the child.
-    pub fn default_in_child(&self) -> &libc::sigset_t {
+    pub fn default_in_child(&self) -> &SignalSet {
         &self.default_in_child
     }
 
@@ -286,9 +263,7 @@ impl InheritedState {
     /// For the debug log: what the main child gets back.
     pub fn describe(&self) -> String {
         let blocked: Vec<i32> = (1..=max_signal())
-            // SAFETY: sigismember only reads a valid set. Raw libc: nix's
-            // SigSet::contains takes a Signal, which has no real-time ones.
-            .filter(|&s| unsafe { libc::sigismember(self.mask.as_ref(), s) } == 1)
+            .filter(|&s| self.mask.contains(s))
             .collect();
         format!(
             "signal mask {}; ignored again: {} (every other disposition as inherited)",
@@ -303,15 +278,9 @@ impl InheritedState {
     /// allocates nothing.
     pub fn restore_in_forked_child(&self) -> std::io::Result<()> {
         for sig in changed_for_ourselves() {
-            let disposition = if self.ignored.contains(&sig) {
-                libc::SIG_IGN
-            } else {
-                libc::SIG_DFL
-            };
-            crate::sys::set_raw_disposition(sig, disposition)?;
+            sys_signal::set_disposition(sig, self.ignored.contains(&sig))?;
         }
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None)?;
-        Ok(())
+        sys_signal::set_this_thread_mask(&self.mask)
     }
 }
 
@@ -337,20 +306,6 @@ fn changed_for_ourselves() -> impl Iterator<Item = i32> {
         .chain((32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)))
 }
 
-/// sigaddset for any signal number: glibc's refuses its own 32 and 33, but
-/// the set is a plain bit array (bit N-1 for signal N) that posix_spawn
-/// reads bit by bit.
-fn add_any_signal(set: &mut libc::sigset_t, sig: i32) {
-    const WORD_BITS: usize = 8 * std::mem::size_of::<libc::c_ulong>();
-    const WORDS: usize =
-        std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
-    let bit = (sig - 1) as usize;
-    // SAFETY: sigset_t is an array of WORDS c_ulongs on Linux; `bit` is
-    // below SIGRTMAX, well inside it.
-    let words = unsafe { &mut *(set as *mut libc::sigset_t).cast::<[libc::c_ulong; WORDS]>() };
-    words[bit / WORD_BITS] |= 1 << (bit % WORD_BITS);
-}
-
 /// Signals between the standard range and SIGRTMIN belong to the C library
 /// (glibc: 32 SIGCANCEL, 33 SIGSETXID; musl: 32..=34).
 fn is_reserved_by_libc(sig: i32) -> bool {
@@ -372,13 +327,13 @@ fn is_reserved_by_libc(sig: i32) -> bool {
 ///
 /// Raw rt_sigaction throughout (see `sys`): glibc and nix refuse 32 and 33.
 pub fn take_over_dispositions() -> std::io::Result<()> {
-    use crate::sys::{raw_disposition, set_raw_disposition};
-    set_raw_disposition(libc::SIGTTIN, libc::SIG_IGN)?;
-    set_raw_disposition(libc::SIGTTOU, libc::SIG_IGN)?;
-    set_raw_disposition(libc::SIGCHLD, libc::SIG_DFL)?;
+    use sys_signal::set_disposition;
+    set_disposition(libc::SIGTTIN, true)?;
+    set_disposition(libc::SIGTTOU, true)?;
+    set_disposition(libc::SIGCHLD, false)?;
     for sig in (32..min_realtime_signal()).filter(|&s| is_reserved_by_libc(s)) {
-        if raw_disposition(sig)? == libc::SIG_DFL {
-            set_raw_disposition(sig, libc::SIG_IGN)?;
+        if sys_signal::disposition(sig)? == Disposition::Default {
+            set_disposition(sig, true)?;
         }
     }
     Ok(())
@@ -388,8 +343,7 @@ pub fn take_over_dispositions() -> std::io::Result<()> {
 /// inherit the mask; the forwarder takes the forwardable signals off the
 /// queue with sigwaitinfo, and no thread ever runs a handler.
 pub fn block_all_in_this_thread() -> std::io::Result<()> {
-    SigSet::all().thread_block()?;
-    Ok(())
+    sys_signal::block_all_in_this_thread()
 }
 
 #[cfg(test)]

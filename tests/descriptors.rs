@@ -6,16 +6,12 @@
 //! main child still gets all of them, exactly as tini-rs was given them.
 
 mod common;
-#[path = "hardening/seccomp.rs"]
-mod seccomp;
 
 use common::*;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
 /// The descriptor number the test hands tini-rs the pipe's write end on.
 const INHERITED_FD: i32 = 5;
 
@@ -127,4 +123,74 @@ fn inherited_descriptors_go_to_the_child(failing: &[&str]) {
     );
     assert_eq!(cwd.ok(), Some(std::path::PathBuf::from("/")));
     assert_running_then_terminate(&mut tini_rs, LIMIT);
+}
+
+/// tini-rs moves to `/` before it starts the main child, never after: a
+/// child that reads its parent's directory at once (dumb-init's own
+/// `cwd_test` does) must see `/`, and itself in the directory tini-rs was
+/// started in. Moving after the spawn loses that race now and then, too
+/// rarely to catch by running it; so strace shows the order, which is
+/// deterministic: the parent's `chdir("/")` comes before the child's first
+/// system call (posix_spawn's child runs while the parent waits for it).
+/// Without the fix the child's execve comes first.
+#[test]
+fn tini_rs_leaves_its_directory_before_the_child_starts() {
+    directory_left_before_the_spawn(&["-s"]);
+}
+
+/// The same in dumb-init mode's setsid mode, whose child is started by
+/// fork and exec (it makes its own session) and goes back by `fchdir`.
+#[test]
+fn dumb_init_mode_leaves_its_directory_before_the_child_starts() {
+    directory_left_before_the_spawn(&["--dumb-init"]);
+}
+
+/// Runs `tini-rs ARGS sh -c ...` under strace in a fresh directory and
+/// checks the order of tini-rs's `chdir("/")` and the child's first call.
+pub fn directory_left_before_the_spawn(tini_args: &[&str]) {
+    let test = "directory_left_before_the_spawn";
+    if common::engine::which("strace").is_err() {
+        skip(test, "strace not found (tests/run.sh installs it)");
+        return;
+    }
+    let dir = TempDir::new("cwd-order");
+    let log = dir.file("strace.log");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=chdir,fchdir,execve", "-o"])
+        .arg(&log)
+        .arg(tini_rs())
+        .args(tini_args)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "readlink /proc/$PPID/cwd; readlink /proc/$$/cwd",
+        ])
+        .current_dir(&dir.0);
+    let (code, out, err) = run(cmd, LIMIT);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert_eq!(
+        out,
+        format!("/\n{}\n", dir.0.display()),
+        "the parent must be in / and the child in the directory tini-rs was given"
+    );
+    let trace = std::fs::read_to_string(&log).expect("strace log");
+    // strace pads the pid column to five characters: "1700  chdir(...)".
+    let lines: Vec<(&str, &str)> = trace
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(pid, call)| (pid, call.trim_start()))
+        .collect();
+    let tini_pid = lines
+        .first()
+        .map(|(pid, _)| *pid)
+        .expect("empty strace log");
+    let moved = lines
+        .iter()
+        .position(|(pid, call)| *pid == tini_pid && call.starts_with("chdir(\"/\")"));
+    let child_first = lines.iter().position(|(pid, _)| *pid != tini_pid);
+    assert!(
+        matches!((moved, child_first), (Some(m), Some(c)) if m < c),
+        "tini-rs must chdir(\"/\") before its child's first call:\n{trace}"
+    );
 }

@@ -4,18 +4,12 @@
 //! be passed on, and what `-vv` tells about the decisions made.
 
 mod common;
-#[path = "hardening/pids_cgroup.rs"]
-mod pids_cgroup;
-#[path = "hardening/seccomp.rs"]
-mod seccomp;
 
+use common::pids_cgroup::PidsCgroup;
 use common::*;
-use pids_cgroup::PidsCgroup;
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// tini-rs `args` with the system calls `names` failing with `errno`.
 fn tini_with_failing(errno: i32, names: &str, args: &[&str]) -> Command {
@@ -29,16 +23,16 @@ fn tini_with_failing(errno: i32, names: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// Under `pids.max = 2` tini-rs and one more task fit: the forwarder thread
-/// (and with a grace period the reaper thread, which no longer fits) starts
-/// before the main child, so whatever fails, no child is left running.
+/// Under `pids.max = 1` only tini-rs itself fits: no helper thread can
+/// start (so it goes single-threaded), and then the main child cannot start
+/// either: exit 1 with one error line, nothing left running.
 #[test]
 fn a_thread_or_child_that_cannot_start_leaves_nothing_running() {
     if !require_root("a_thread_or_child_that_cannot_start_leaves_nothing_running") {
         return;
     }
     for extra in [&[][..], &["--grace-period", "5"][..]] {
-        let cgroup = PidsCgroup::create("thread-fail", 2);
+        let cgroup = PidsCgroup::create("thread-fail", 1);
         let mut cmd = tini(&["-s"]);
         cmd.args(extra)
             .args(["--", "sleep", "30"])
@@ -54,12 +48,46 @@ fn a_thread_or_child_that_cannot_start_leaves_nothing_running() {
         drop(cgroup);
         let (out, err) = tini_rs.output();
         assert_eq!((code, out.as_str()), (1, ""), "{extra:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{extra:?}: one error line: {err}");
-        assert!(err.starts_with("[ERROR"), "{extra:?}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("[ERROR")).collect();
+        assert_eq!(errors.len(), 1, "{extra:?}: one error line: {err}");
+        assert_eq!(err.lines().count(), 1, "{extra:?}: {err}");
         assert!(
             left.is_empty(),
             "{extra:?}: tini-rs exited but left {left:?} running in its cgroup"
         );
+    }
+}
+
+/// Under `pids.max = 2` tini-rs and its main child fit, its helper threads
+/// do not: it runs single-threaded and still passes SIGTERM on.
+#[test]
+fn with_room_for_the_child_but_no_thread_tini_rs_runs_single_threaded() {
+    if !require_root("with_room_for_the_child_but_no_thread_tini_rs_runs_single_threaded") {
+        return;
+    }
+    for extra in [&[][..], &["--grace-period", "5"][..]] {
+        let cgroup = PidsCgroup::create("one-thread", 2);
+        let mut cmd = tini(&["-s"]);
+        cmd.args(extra)
+            .args(["--", "sleep", "30"])
+            .env_remove("TINI_VERBOSITY")
+            .env_remove("RUST_LOG");
+        cgroup.join_before_exec(&mut cmd);
+        let mut tini_rs = Running::start_captured(cmd);
+        let pid = tini_rs.pid();
+        assert!(
+            wait_until(LIMIT, || children_of(pid)
+                .iter()
+                .any(|&c| proc_comm(c).as_deref() == Some("sleep"))),
+            "{extra:?}: the main child never ran"
+        );
+        assert_eq!(status_field(pid, "Threads").as_deref(), Some("1"));
+        tini_rs.signal(libc::SIGTERM);
+        let code = tini_rs.exit_code(LIMIT);
+        drop(cgroup);
+        let (_, err) = tini_rs.output();
+        assert_eq!(code, 128 + libc::SIGTERM, "{extra:?}: {err}");
+        assert!(err.contains("running single-threaded"), "{extra:?}: {err}");
     }
 }
 
@@ -181,20 +209,43 @@ fn a_sigterm_dropped_by_rewrite_does_not_start_the_grace_period() {
     assert_eq!(tini_rs.exit_code(LIMIT), 128 + libc::SIGINT);
 }
 
-/// `-p SIGNAL` asks for a signal that is then passed on to the child; one
-/// that tini-rs never forwards could only do nothing or kill tini-rs.
+/// `-p` takes every signal name tini 0.19 takes (its whole table, SIGKILL
+/// and SIGSTOP included): a drop-in must start every command line tini
+/// starts.
 #[test]
-fn dash_p_refuses_signals_that_are_never_passed_on() {
-    for sig in ["SIGKILL", "SIGCHLD", "SIGSTOP", "SIGSEGV", "TTIN"] {
-        let mut cmd = tini(&["-s", "-p", sig, "--", "true"]);
-        cmd.env_remove("TINI_VERBOSITY").env_remove("RUST_LOG");
-        let (code, out, err) = run(cmd, LIMIT);
-        assert_eq!((code, out.as_str()), (1, ""), "{sig}");
-        let first = err.lines().next().unwrap_or_default();
-        assert!(
-            first.starts_with("tini-rs: ") && first.contains(sig),
-            "{sig}: {first}"
-        );
+fn dash_p_takes_every_signal_tini_takes() {
+    for sig in [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGSYS",
+    ] {
+        let (code, out, err) = run_tini(&["-s", "-p", sig, "--", "true"], |_| {});
+        assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""), "-p {sig}");
     }
 }
 

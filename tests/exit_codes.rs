@@ -10,21 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-/// tini-rs `args` as a subreaper (so no warning joins stderr), completed.
-fn run_tini(args: &[&str]) -> (i32, String, String) {
-    run_tini_with(args, |_| {})
-}
-
-/// The same, with the command changed by `configure` first (PATH, stdin).
-fn run_tini_with(args: &[&str], configure: impl FnOnce(&mut Command)) -> (i32, String, String) {
-    let mut cmd = tini(&["-s"]);
-    cmd.args(args)
-        .env_remove("TINI_VERBOSITY")
-        .env_remove("RUST_LOG");
-    configure(&mut cmd);
-    run(cmd, LIMIT)
+/// As a subreaper (so no warning joins stderr).
+fn as_subreaper(cmd: &mut Command) {
+    cmd.env("TINI_SUBREAPER", "");
 }
 
 #[test]
@@ -46,23 +34,53 @@ fn every_exit_code_0_to_255_propagates() {
 #[test]
 fn dash_e_reports_the_named_codes_as_0_and_only_those() {
     let exit = |code: &str| format!("exit {code}");
-    assert_eq!(run_tini(&["-e", "3", "sh", "-c", &exit("3")]).0, 0);
-    assert_eq!(run_tini(&["-e", "3", "sh", "-c", &exit("4")]).0, 4);
+    assert_eq!(
+        run_tini(&["-e", "3", "--", "sh", "-c", &exit("3")], as_subreaper).0,
+        0
+    );
+    assert_eq!(
+        run_tini(&["-e", "3", "--", "sh", "-c", &exit("4")], as_subreaper).0,
+        4
+    );
     // Repeatable, and in getopt's attached form.
     for code in ["2", "7", "255"] {
-        let args = ["-e", "2", "-e7", "-e", "255", "sh", "-c", &exit(code)];
-        assert_eq!(run_tini(&args).0, 0, "exit {code}");
+        let args = ["-e", "2", "-e7", "-e", "255", "--", "sh", "-c", &exit(code)];
+        assert_eq!(run_tini(&args, as_subreaper).0, 0, "exit {code}");
     }
-    assert_eq!(run_tini(&["-e", "2", "-e7", "sh", "-c", &exit("0")]).0, 0);
-    assert_eq!(run_tini(&["-e", "2", "-e7", "sh", "-c", &exit("1")]).0, 1);
+    assert_eq!(
+        run_tini(
+            &["-e", "2", "-e7", "--", "sh", "-c", &exit("0")],
+            as_subreaper
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        run_tini(
+            &["-e", "2", "-e7", "--", "sh", "-c", &exit("1")],
+            as_subreaper
+        )
+        .0,
+        1
+    );
 }
 
 #[test]
 fn dash_e_remaps_death_by_signal_too() {
     let term = "kill -TERM $$";
-    assert_eq!(run_tini(&["sh", "-c", term]).0, 143);
-    assert_eq!(run_tini(&["-e", "143", "sh", "-c", term]).0, 0);
-    assert_eq!(run_tini(&["-e", "143", "sh", "-c", "kill -KILL $$"]).0, 137);
+    assert_eq!(run_tini(&["--", "sh", "-c", term], as_subreaper).0, 143);
+    assert_eq!(
+        run_tini(&["-e", "143", "--", "sh", "-c", term], as_subreaper).0,
+        0
+    );
+    assert_eq!(
+        run_tini(
+            &["-e", "143", "--", "sh", "-c", "kill -KILL $$"],
+            as_subreaper
+        )
+        .0,
+        137
+    );
 }
 
 /// The one stderr line of an exec failure: it names the program.
@@ -75,7 +93,7 @@ fn one_error_line(stderr: &str, program: &str) {
 #[test]
 fn program_not_found_is_127() {
     for program in ["tini-rs-test-no-such-program", "/nonexistent/dir/program"] {
-        let (code, out, err) = run_tini(&[program, "arg"]);
+        let (code, out, err) = run_tini(&[program, "arg"], as_subreaper);
         assert_eq!(code, 127, "{program}");
         assert_eq!(out, "");
         one_error_line(&err, program);
@@ -89,10 +107,41 @@ fn program_not_executable_or_a_directory_is_126() {
     std::fs::write(&file, "#!/bin/sh\necho should not run\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     for program in [file.to_str().unwrap(), dir.0.to_str().unwrap()] {
-        let (code, out, err) = run_tini(&[program]);
+        let (code, out, err) = run_tini(&[program], as_subreaper);
         assert_eq!(code, 126, "{program}");
         assert_eq!(out, "");
         one_error_line(&err, program);
+    }
+}
+
+/// The reason given for 126 is about the file the PATH search found, not
+/// about a same-named entry of the current directory: a directory on PATH
+/// is "a directory", while a plain non-executable file on PATH is not,
+/// even when the current directory holds a directory of that name.
+#[test]
+fn a_directory_found_on_path_is_named_as_such_and_only_then() {
+    let dir = TempDir::new("exec-126-path");
+    let on_path = dir.file("bin");
+    let elsewhere = dir.file("cwd");
+    std::fs::create_dir_all(on_path.join("tini-rs-test-dir-prog")).unwrap();
+    std::fs::write(on_path.join("tini-rs-test-file-prog"), "#!/bin/sh\n").unwrap();
+    std::fs::create_dir_all(elsewhere.join("tini-rs-test-file-prog")).unwrap();
+    let path = format!("{}:/usr/bin:/bin", on_path.display());
+    for (program, is_dir) in [
+        ("tini-rs-test-dir-prog", true),
+        ("tini-rs-test-file-prog", false),
+    ] {
+        let (code, _, err) = run_tini(&[program], |cmd| {
+            as_subreaper(cmd);
+            cmd.env("PATH", &path).current_dir(&elsewhere);
+        });
+        assert_eq!(code, 126, "{program}: {err}");
+        one_error_line(&err, program);
+        assert_eq!(
+            err.contains("it is a directory"),
+            is_dir,
+            "{program}: {err}"
+        );
     }
 }
 
@@ -105,7 +154,7 @@ fn any_other_exec_failure_is_1() {
     std::os::unix::fs::symlink(dir.file("b"), &a).unwrap();
     std::os::unix::fs::symlink(&a, dir.file("b")).unwrap();
     let program = a.to_str().unwrap();
-    let (code, out, err) = run_tini(&[program]);
+    let (code, out, err) = run_tini(&[program], as_subreaper);
     assert_eq!(code, 1);
     assert_eq!(out, "");
     one_error_line(&err, program);
@@ -127,7 +176,13 @@ fn usage_errors_exit_1_with_a_first_line_naming_the_bad_value() {
         assert_eq!(out, "", "{args:?}: usage errors go to stderr");
         let first = err.lines().next().unwrap_or_default();
         assert!(first.contains(bad), "{args:?}: {first:?} must name {bad:?}");
-        assert!(err.contains("Usage:"), "{args:?}: the usage follows");
+        // Not after a bad -e or -p value: one line, as in tini.
+        let value_of_e_or_p = args.first().is_some_and(|a| *a == "-e" || *a == "-p");
+        assert_eq!(
+            err.contains("Usage:"),
+            !value_of_e_or_p,
+            "{args:?}: the usage follows, or not: {err}"
+        );
     }
 }
 
@@ -137,7 +192,7 @@ fn a_usage_error_runs_nothing() {
     let dir = TempDir::new("usage-runs-nothing");
     let marker = dir.file("ran");
     let touch = format!("touch {}", marker.display());
-    let (code, _, _) = run(tini(&["-e", "256", "sh", "-c", &touch]), LIMIT);
+    let (code, _, _) = run(tini(&["-e", "256", "--", "sh", "-c", &touch]), LIMIT);
     assert_eq!(code, 1);
     assert!(!marker.exists());
 }
@@ -170,7 +225,7 @@ fn version_help_and_license_print_to_stdout_and_exit_0() {
 /// through a regular file fails with ENOTDIR: 1, and the message says why.
 #[test]
 fn a_path_through_a_file_is_1_naming_the_cause() {
-    let (code, out, err) = run_tini(&["/etc/hostname/x"]);
+    let (code, out, err) = run_tini(&["/etc/hostname/x"], as_subreaper);
     assert_eq!((code, out.as_str()), (1, ""));
     one_error_line(&err, "/etc/hostname/x");
     assert!(
@@ -187,7 +242,7 @@ fn an_executable_script_without_hash_bang_runs_under_sh() {
     let script = dir.file("exits-with");
     std::fs::write(&script, "exit \"$1\"\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (code, out, err) = run_tini(&[script.to_str().unwrap(), "3"]);
+    let (code, out, err) = run_tini(&[script.to_str().unwrap(), "3"], as_subreaper);
     assert_eq!((code, out.as_str(), err.as_str()), (3, "", ""));
 
     let path = format!(
@@ -195,7 +250,8 @@ fn an_executable_script_without_hash_bang_runs_under_sh() {
         dir.0.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let (code, out, err) = run_tini_with(&["--", "exits-with", "7"], |cmd| {
+    let (code, out, err) = run_tini(&["--", "exits-with", "7"], |cmd| {
+        as_subreaper(cmd);
         cmd.env("PATH", path);
     });
     assert_eq!((code, out.as_str(), err.as_str()), (7, "", ""));
@@ -217,7 +273,8 @@ fn a_terminal_that_is_not_ours_is_not_taken_and_the_program_runs() {
     }
     // SAFETY: we own `master`; Stdio takes it over and closes it.
     let stdin = unsafe { <std::process::Stdio as std::os::fd::FromRawFd>::from_raw_fd(master) };
-    let (code, out, err) = run_tini_with(&["--", "sh", "-c", "exit 5"], |cmd| {
+    let (code, out, err) = run_tini(&["--", "sh", "-c", "exit 5"], |cmd| {
+        as_subreaper(cmd);
         cmd.stdin(stdin);
     });
     assert_eq!((code, out.as_str(), err.as_str()), (5, "", ""));
@@ -227,7 +284,7 @@ fn a_terminal_that_is_not_ours_is_not_taken_and_the_program_runs() {
 /// not be started is tini-rs's failure to report, never success.
 #[test]
 fn dash_e_does_not_hide_a_program_that_could_not_start() {
-    let (code, _, err) = run_tini(&["-e", "127", "tini-rs-test-no-such-program"]);
+    let (code, _, err) = run_tini(&["-e", "127", "tini-rs-test-no-such-program"], as_subreaper);
     assert_eq!(code, 127);
     one_error_line(&err, "tini-rs-test-no-such-program");
 }

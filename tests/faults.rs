@@ -4,33 +4,23 @@
 //! not orphan its child and not hit the wrong process, and it must exit
 //! with the main child's status.
 //!
-//! The main child is the agent (tests/hardening/agent.rs): it blocks every
+//! The main child is the agent (tests/common/agent.rs): it blocks every
 //! signal and reports each one it receives, with the sender.
 
-#[path = "hardening/agent.rs"]
-mod agent;
 mod common;
-#[path = "hardening/pids_cgroup.rs"]
-mod pids_cgroup;
 
-use agent::*;
+use common::agent::*;
+use common::pids_cgroup::PidsCgroup;
 use common::*;
-use pids_cgroup::PidsCgroup;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
 const REAPED: &str = "Reaped zombie process with pid=";
 
 fn log_text(path: &std::path::Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn assert_no_panic(log: &std::path::Path) {
-    let text = log_text(log);
-    assert!(!text.contains("panicked"), "tini-rs panicked:\n{text}");
 }
 
 fn count(received: &[Received], sig: i32) -> usize {

@@ -1,26 +1,21 @@
 //! Hostile input: random and malformed command lines and environments, run
 //! through the real binary. tini-rs never panics; every rejection is exactly
 //! one line on stderr (`tini-rs: MESSAGE`), a blank line, the usage, and
-//! exit 1 (src/main.rs); exec failures are one error line with tini's codes
+//! exit 1 (src/main.rs), except a bad `-e` or `-p` value, which is the one
+//! line alone, as in tini; exec failures are one error line with tini's codes
 //! (126, 127); arguments after the program pass through byte for byte; a
 //! malformed value that tini tolerates is one warning, then the default.
 //!
 //! None of these needs root: where not being PID 1 would add its warning,
 //! `-s` makes tini-rs a subreaper instead.
 
-#[path = "hardening/agent.rs"]
-mod agent;
 mod common;
 
 use common::*;
 use proptest::prelude::*;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// What `tini-rs -h` prints: the usage every rejection must end with.
 fn usage() -> &'static str {
@@ -36,15 +31,14 @@ fn usage() -> &'static str {
 /// Runs tini-rs with exactly `args` and `env` (nothing inherited). PATH
 /// names no existing directory, so a random bare word can never run a real
 /// command; programs are given by absolute path.
-fn run_tini(args: &[OsString], env: &[(&str, OsString)]) -> (i32, String, String) {
-    let mut cmd = Command::new(tini_rs());
-    cmd.args(args)
-        .env_clear()
-        .env("PATH", "/nonexistent/tini-rs-hostile-path");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run(cmd, LIMIT)
+fn run_in_clean_env(args: &[OsString], env: &[(&str, OsString)]) -> (i32, String, String) {
+    run_tini(args, |cmd| {
+        cmd.env_clear()
+            .env("PATH", "/nonexistent/tini-rs-hostile-path");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+    })
 }
 
 fn os(args: &[&str]) -> Vec<OsString> {
@@ -52,7 +46,8 @@ fn os(args: &[&str]) -> Vec<OsString> {
 }
 
 /// The rejection format: the one-line message (returned), a blank line, the
-/// usage; nothing on stdout; exit 1.
+/// usage (except after a bad `-e` or `-p` value: the line alone); nothing
+/// on stdout; exit 1.
 fn rejection(code: i32, out: &str, err: &str) -> Result<String, String> {
     if code != 1 {
         return Err(format!("exit {code}, want 1"));
@@ -69,7 +64,13 @@ fn rejection(code: i32, out: &str, err: &str) -> Result<String, String> {
     if message.trim().is_empty() {
         return Err("empty message".into());
     }
-    if tail != format!("\n{}", usage()) {
+    // A bad -e or -p value is the one line alone, as in tini.
+    let bad_dash_e_or_p = message.contains("' for -e") || message.contains("' for -p");
+    if bad_dash_e_or_p {
+        if !tail.is_empty() {
+            return Err(format!("a bad -e or -p value is one line alone: {err:?}"));
+        }
+    } else if tail != format!("\n{}", usage()) {
         return Err(format!(
             "after the message must come a blank line and the usage: {err:?}"
         ));
@@ -79,7 +80,7 @@ fn rejection(code: i32, out: &str, err: &str) -> Result<String, String> {
 
 /// Asserts a rejection whose message names `needle`.
 fn assert_rejected(args: &[&str], needle: &str) {
-    let (code, out, err) = run_tini(&os(args), &[]);
+    let (code, out, err) = run_in_clean_env(&os(args), &[]);
     match rejection(code, &out, &err) {
         Ok(message) => assert!(
             message.contains(needle),
@@ -200,7 +201,7 @@ fn bad_values_in_the_environment() {
         ("TINI_GRACE_PERIOD", "-1"),
         ("TINI_REWRITE", "15:3,99:1"),
     ] {
-        let (code, out, err) = run_tini(&os(&["true"]), &[(var, value.into())]);
+        let (code, out, err) = run_in_clean_env(&os(&["true"]), &[(var, value.into())]);
         match rejection(code, &out, &err) {
             Ok(message) => assert!(
                 message.contains(var),
@@ -224,12 +225,12 @@ fn a_bad_value_with_a_line_break_is_still_one_line() {
         &["--bo\ngus", "true"][..],
         &["-e", "\u{1b}[31mred", "true"][..],
     ] {
-        let (code, out, err) = run_tini(&os(args), &[]);
+        let (code, out, err) = run_in_clean_env(&os(args), &[]);
         if let Err(why) = rejection(code, &out, &err) {
             panic!("{args:?}: {why}");
         }
     }
-    let (code, out, err) = run_tini(&os(&["true"]), &[("TINI_GRACE_PERIOD", "\n".into())]);
+    let (code, out, err) = run_in_clean_env(&os(&["true"]), &[("TINI_GRACE_PERIOD", "\n".into())]);
     if let Err(why) = rejection(code, &out, &err) {
         panic!("TINI_GRACE_PERIOD=\\n: {why}");
     }
@@ -240,7 +241,7 @@ fn a_bad_value_with_a_line_break_is_still_one_line() {
 #[test]
 fn a_program_name_or_warning_with_a_line_break_is_still_one_line() {
     assert_exec_failure("no\nsuch program".as_ref(), 127);
-    let (code, _, err) = run_tini(
+    let (code, _, err) = run_in_clean_env(
         &os(&["-s", "--", "/bin/sh", "-c", "exit 0"]),
         &[("TINI_VERBOSITY", "1\n[ERROR forged]".into())],
     );
@@ -253,7 +254,7 @@ fn a_program_name_or_warning_with_a_line_break_is_still_one_line() {
 fn assert_exec_failure(program: &std::ffi::OsStr, code: i32) {
     let mut args = os(&["-s", "--"]);
     args.push(program.to_owned());
-    let (got, out, err) = run_tini(&args, &[]);
+    let (got, out, err) = run_in_clean_env(&args, &[]);
     assert_eq!(got, code, "{program:?}: exit status; stderr: {err}");
     assert_eq!(out, "");
     let lines: Vec<&str> = err.lines().collect();
@@ -302,7 +303,7 @@ fn program_not_found() {
 /// like a shell's `""`), not a usage error: a program word was given.
 #[test]
 fn empty_program_name() {
-    let (code, out, err) = run_tini(&os(&["-s", "--", ""]), &[]);
+    let (code, out, err) = run_in_clean_env(&os(&["-s", "--", ""]), &[]);
     assert_eq!(code, 127, "stderr: {err}");
     assert_eq!(out, "");
     let lines: Vec<&str> = err.lines().collect();
@@ -355,7 +356,7 @@ fn hundred_thousand_arguments_pass_through_intact() {
 /// variable and value; then the default verbosity (no info lines).
 #[test]
 fn malformed_tini_verbosity_is_one_warning_then_the_default() {
-    let (code, out, err) = run_tini(
+    let (code, out, err) = run_in_clean_env(
         &os(&["-s", "--", "/bin/sh", "-c", "echo started; exit 3"]),
         &[("TINI_VERBOSITY", "abc".into())],
     );
@@ -473,7 +474,7 @@ const ENV_NAMES: [&str; 6] = [
 /// Checks one run: no panic, no death by signal, a known exit status, and
 /// the exact rejection format for every exit 1.
 fn check_run(args: &[OsString], env: &[(&str, OsString)]) -> Result<(), TestCaseError> {
-    let (code, out, err) = run_tini(args, env);
+    let (code, out, err) = run_in_clean_env(args, env);
     prop_assert!(!err.contains("panicked"), "panic: {err}");
     prop_assert!(
         [0, 1, 126, 127].contains(&code),

@@ -2,7 +2,7 @@
 //! signals. Nothing may be lost: every orphan reaped (no zombie left), every
 //! real-time signal delivered in order, memory flat, the right exit status.
 //!
-//! The main child is the agent (tests/hardening/agent.rs). tini-rs runs with
+//! The main child is the agent (tests/common/agent.rs). tini-rs runs with
 //! `-w`, so its stderr (a file) holds one `Reaped zombie process` line per
 //! orphan it reaped, which the tests count. The figures are printed on
 //! stderr (`cargo test --test load -- --nocapture` shows them).
@@ -10,11 +10,9 @@
 //! The storms share two cores with whatever else runs, so they take turns
 //! (one lock) and every wait is generous but bounded.
 
-#[path = "hardening/agent.rs"]
-mod agent;
 mod common;
 
-use agent::*;
+use common::agent::*;
 use common::*;
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -67,18 +65,6 @@ fn assert_all_reaped(pid1: i32, limit: Duration) {
         "after {limit:?}: {} children of tini-rs (want only the agent), {} zombies",
         left.0.len(),
         left.1.len()
-    );
-}
-
-fn assert_no_panic(log: &std::path::Path) {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    assert!(
-        !text.contains("panicked"),
-        "tini-rs panicked:\n{}",
-        text.lines()
-            .filter(|l| !l.contains(REAPED))
-            .collect::<Vec<_>>()
-            .join("\n")
     );
 }
 

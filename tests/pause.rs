@@ -9,8 +9,6 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
 /// `tini-rs ARGS` as PID 1 of a new PID namespace, logging to a file.
 struct PausedPid1 {
     unshare: Running,

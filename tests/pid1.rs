@@ -9,8 +9,6 @@ use std::fs::File;
 use std::process::Stdio;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(30);
-
 /// The command names of the processes whose parent is `ppid`.
 fn names_of_children(ppid: i32) -> Vec<String> {
     processes()

@@ -12,8 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
 /// The first number after `prefix` in `text`.
 fn number_after(text: &str, prefix: &str) -> i32 {
     let rest = text
@@ -56,7 +54,8 @@ fn reaped_line(stderr: &Path, pid: i32) -> bool {
         std::fs::read_to_string(stderr)
             .unwrap_or_default()
             .lines()
-            .any(|l| l.ends_with(&line))
+            // The line may go on with how the process ended: "...; it was killed by ...".
+            .any(|l| l.ends_with(&line) || l.contains(&format!("{line};")))
     })
 }
 

@@ -4,9 +4,6 @@
 mod common;
 
 use common::*;
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// A main child that records every signal in `sigs` it receives, one number
 /// a line, and exits when it gets SIGUSR2 (after recording it). It runs no

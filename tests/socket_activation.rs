@@ -11,9 +11,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// Runs `prelude; exec tini-rs -s -- sh -c 'echo ...'` and returns what the
 /// child printed: its `LISTEN_PID` (or `unset`), its pid, its `LISTEN_FDS`,

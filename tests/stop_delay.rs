@@ -8,8 +8,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
 /// tini-rs `-vv ARGS -- signal_recorder.py NAMES`, its log and the
 /// recorder's output in `dir`; returns once the recorder is ready.
 fn start_with_recorder(dir: &TempDir, args: &[&str], names: &[&str]) -> Running {

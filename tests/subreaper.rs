@@ -6,9 +6,6 @@ mod common;
 
 use common::*;
 use std::process::{Command, Stdio};
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// tini-rs started by a parent that set the child-subreaper bit on itself
 /// and then exec'd tini-rs (what tini's own `subreaper-proxy.py` does): the

@@ -28,7 +28,7 @@ fi
 BINARY=$(readlink -f "$1")
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 
-# The upstream version the suite is written for (README.md names it).
+# The upstream version the suite is written for (tests/README.md names it).
 TINI_VERSION=0.19.0
 
 # Something the suite needs is missing: CI must notice, a developer's machine
@@ -46,46 +46,24 @@ work=$(mktemp -d /tmp/tini-suite.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 # ---------------------------------------------------------------------------
-# 1. tini's source, from Debian's source package, through a private apt
-#    configuration, so the machine's apt set-up (source lists, index files,
-#    caches) is left as it was. The private deb-src entries are derived from
-#    the machine's own "deb" entries (tests/apt_sources.sh): only archives it
-#    already uses, with the keys it already trusts, are asked. apt checks the
-#    signed index and the tarball's hash as for any download.
+# 1. tini's source, from Debian's source package, downloaded through a
+#    private apt configuration derived from the machine's own apt sources
+#    (tests/apt_source.sh): the machine's apt set-up is left as it was.
 
 command -v apt-get >/dev/null || unavailable "apt-get not found (needs Debian)"
 
-apt_dir="$work/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-src_list="$apt_dir/sources.list"
+src_dl="$work/download"
+mkdir -p "$src_dl"
+# apt downloads as the user _apt, which must reach the directory.
+chmod 755 "$work"
+echo "== tini suite: fetching tini's source (Debian source package)"
 rc=0
-"$REPO_DIR/tests/apt_sources.sh" deb-src "$apt_dir" || rc=$?
+"$REPO_DIR/tests/apt_source.sh" tini "$src_dl" || rc=$?
 case $rc in
 0) ;;
 3) unavailable "no 'deb' entries in the machine's apt sources to derive deb-src from" ;;
-*) unavailable "tests/apt_sources.sh failed (exit status $rc)" ;;
+*) unavailable "tests/apt_source.sh tini failed (exit status $rc)" ;;
 esac
-
-apt_opts=(
-  -o "Dir::Etc::SourceList=$src_list"
-  -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-  -o "Dir::State::Lists=$apt_dir/lists"
-  -o "Dir::Cache=$apt_dir/cache"
-)
-# As root, apt downloads as the unprivileged user _apt; let it write into
-# the private directories instead of falling back to root with a warning.
-src_dl="$work/download"
-mkdir -p "$src_dl"
-if [ "$(id -u)" = 0 ] && id _apt >/dev/null 2>&1; then
-  chmod 755 "$work"
-  chown -R _apt "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$src_dl"
-fi
-
-echo "== tini suite: fetching tini's source (Debian source package)"
-apt-get "${apt_opts[@]}" -qq update ||
-  unavailable "apt-get update of the private deb-src lists failed"
-(cd "$src_dl" && apt-get "${apt_opts[@]}" -q source --download-only tini) ||
-  unavailable "apt-get source --download-only tini failed"
 
 orig="$src_dl/tini_${TINI_VERSION}.orig.tar.gz"
 if [ ! -f "$orig" ]; then
@@ -147,7 +125,7 @@ fi
 
 # ---------------------------------------------------------------------------
 # 5. The smoke checks of tini's ci/run_build.sh (non-MINIMAL build) that
-#    apply to tini-rs. README.md lists the ones left out and why. Each one is
+#    apply to tini-rs. tests/README.md lists the ones left out and why. Each one is
 #    bounded, so a hang is a failure and not a stuck CI job.
 
 check() { # DESCRIPTION COMMAND...: passes when COMMAND exits 0

@@ -10,9 +10,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// The master side of a pseudo-terminal and everything read from it so far.
 struct Terminal {

@@ -5,10 +5,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
-use std::time::Duration;
-
-const LIMIT: Duration = Duration::from_secs(20);
 
 /// A main child that orphans a short `sleep` (printing its pid) and then
 /// waits until that pid is gone from the system: `kill -0` still succeeds
@@ -16,16 +12,6 @@ const LIMIT: Duration = Duration::from_secs(20);
 const ORPHAN_AND_WAIT: &str = r#"orphan=$(sh -c 'sleep 0.2 > /dev/null & echo $!')
 echo $orphan
 while kill -0 $orphan 2> /dev/null; do sleep 0.05; done"#;
-
-/// Runs tini-rs with `args` and a clean logging environment.
-fn run_tini(args: &[&str], configure: impl FnOnce(&mut Command)) -> (i32, String, String) {
-    let mut cmd = tini(args);
-    cmd.env_remove("TINI_VERBOSITY")
-        .env_remove("RUST_LOG")
-        .env_remove("TINI_SUBREAPER");
-    configure(&mut cmd);
-    run(cmd, LIMIT)
-}
 
 /// Checks every stderr line has the log format and tini-rs's pid.
 fn assert_log_lines(stderr: &str) {

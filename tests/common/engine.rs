@@ -5,7 +5,7 @@
 //! `tests/applications.rs` (real daemons) share it.
 
 use super::{TempDir, run, wait_until};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -70,6 +70,41 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Builds docker/fixture/Dockerfile (the static tini-rs and busybox, FROM
+    /// scratch) as `tag`, from a context laid out in a temp dir.
+    pub fn build_fixture(&self, tini: &Path, tag: &str) -> Result<(), String> {
+        let busybox = PathBuf::from(
+            std::env::var_os("TINI_RS_BUSYBOX").unwrap_or_else(|| "/bin/busybox".into()),
+        );
+        check_static(&busybox).map_err(|e| format!("busybox: {e}"))?;
+        let ctx = TempDir::new("fixture");
+        let io = |what: &str, e: std::io::Error| format!("fixture context: {what}: {e}");
+        let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/fixture/Dockerfile");
+        std::fs::copy(&dockerfile, ctx.file("Dockerfile")).map_err(|e| io("Dockerfile", e))?;
+        let rootfs = ctx.file("rootfs");
+        for dir in ["bin", "tmp"] {
+            std::fs::create_dir_all(rootfs.join(dir)).map_err(|e| io(dir, e))?;
+        }
+        std::fs::copy(tini, rootfs.join("tini-rs")).map_err(|e| io("tini-rs", e))?;
+        std::fs::copy(&busybox, rootfs.join("bin/busybox")).map_err(|e| io("busybox", e))?;
+        let mut list_cmd = Command::new(rootfs.join("bin/busybox"));
+        list_cmd.arg("--list");
+        let (code, list, err) = run(list_cmd, Duration::from_secs(10));
+        if code != 0 {
+            return Err(format!("busybox --list failed: {err}"));
+        }
+        for applet in list.split_whitespace().filter(|a| *a != "busybox") {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
+                .map_err(|e| io(applet, e))?;
+        }
+        let ctx_path = ctx.0.to_string_lossy().into_owned();
+        let (code, out, err) = self.exec(&["build", "-q", "-t", tag, &ctx_path]);
+        if code != 0 {
+            return Err(format!("{:?} build failed:\n{out}\n{err}", self.kind));
+        }
+        Ok(())
+    }
+
     pub fn cmd<S: AsRef<str>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.global).args(args.iter().map(AsRef::as_ref));

@@ -1,13 +1,29 @@
 //! Shared helpers for the integration tests: the binary under test, bounded
 //! waits, clean-up that kills every process a test started even when the
 //! test fails, /proc readers, and the root/namespace requirement check.
+//! Every test crate uses this one copy (`mod common;`), submodules included:
+//! `agent` (the test binary as a main child that reports its signals),
+//! `seccomp` (a program run with system calls failing), `pids_cgroup`,
+//! `memory_cgroup`, `reachable` (binaries copied where any user can run
+//! them), and `engine` (Docker/podman).
 #![allow(dead_code)] // each test crate uses a different part
 
+pub mod agent;
+pub mod cgroup;
 pub mod engine;
+pub mod memory_cgroup;
+pub mod pids_cgroup;
+pub mod reachable;
+pub mod seccomp;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// The bound of every wait a test makes: long enough for a loaded machine
+/// (shared CI runners, a grace period running out), and reached only when
+/// something is wrong.
+pub const LIMIT: Duration = Duration::from_secs(30);
 
 /// The tini-rs binary under test: the one cargo built for these tests, or
 /// the one `TINI_RS_BINARY` names when it is set (tests/arch.sh sets it to
@@ -169,6 +185,47 @@ pub fn run(cmd: Command, limit: Duration) -> (i32, String, String) {
     (code, out, err)
 }
 
+/// Runs tini-rs with `args` to its end (within [`LIMIT`]) and returns its
+/// exit code, stdout and stderr. The variables that change what tini-rs
+/// logs or does (`TINI_*`, `RUST_LOG`) are removed first, so the machine's
+/// environment cannot change what a test sees; `configure` may then set
+/// anything (the environment, stdin).
+pub fn run_tini<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    configure: impl FnOnce(&mut Command),
+) -> (i32, String, String) {
+    let mut cmd = Command::new(tini_rs());
+    cmd.args(args);
+    for name in [
+        "TINI_SUBREAPER",
+        "TINI_KILL_PROCESS_GROUP",
+        "TINI_VERBOSITY",
+        "TINI_GRACE_PERIOD",
+        "TINI_STOP_DELAY",
+        "TINI_REWRITE",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(name);
+    }
+    configure(&mut cmd);
+    run(cmd, LIMIT)
+}
+
+/// Fails the test if tini-rs's log (a file its stderr went to) shows a
+/// panic. The message leaves out the `Reaped zombie` lines, of which a load
+/// test makes thousands.
+pub fn assert_no_panic(log: &std::path::Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        !text.contains("panicked"),
+        "tini-rs panicked:\n{}",
+        text.lines()
+            .filter(|l| !l.contains("Reaped zombie process"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// Polls `cond` every 10 ms until it holds or `limit` passes.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
@@ -290,6 +347,21 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         .filter(|p| p.ppid == pid)
         .map(|p| p.pid)
         .collect()
+}
+
+/// Waits (bounded by [`LIMIT`]) until `pid` has a child whose command name
+/// is `comm`, and returns its pid; fails the test otherwise.
+pub fn child_named(pid: i32, comm: &str) -> i32 {
+    let mut found = 0;
+    let seen = wait_until(LIMIT, || {
+        found = children_of(pid)
+            .into_iter()
+            .find(|&c| proc_comm(c).as_deref() == Some(comm))
+            .unwrap_or(0);
+        found != 0
+    });
+    assert!(seen, "pid {pid} never ran {comm}");
+    found
 }
 
 /// Every descendant of `root` (not `root` itself), parents before children.

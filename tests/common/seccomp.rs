@@ -3,6 +3,8 @@
 //! itself, started as `<test binary> --tini-rs-seccomp ERRNO NAME[,NAME] PROGRAM ARGS...`,
 //! installs a seccomp filter that answers the named calls with ERRNO and
 //! execs PROGRAM. The filter is inherited by everything PROGRAM starts.
+//! `NAME:ARG` refuses the call only when its first argument is ARG
+//! (`prctl:36` is `prctl(PR_SET_CHILD_SUBREAPER, ...)` alone).
 //!
 //! Like the agent, a constructor in `.init_array` recognises the flag before
 //! the test harness starts, so the process is still single-threaded.
@@ -38,6 +40,12 @@ fn syscall_number(name: &[u8]) -> Option<libc::c_long> {
         b"wait4" => libc::SYS_wait4,
         b"waitid" => libc::SYS_waitid,
         b"close_range" => libc::SYS_close_range,
+        b"clone3" => libc::SYS_clone3,
+        b"pidfd_send_signal" => libc::SYS_pidfd_send_signal,
+        b"rt_sigtimedwait" => libc::SYS_rt_sigtimedwait,
+        b"prctl" => libc::SYS_prctl,
+        b"kill" => libc::SYS_kill,
+        b"statx" => libc::SYS_statx,
         _ => return None,
     })
 }
@@ -101,14 +109,25 @@ fn run(errno: &[u8], names: &[u8], program: &[&[u8]]) -> i32 {
     else {
         return 90;
     };
-    let Some(numbers) = names
+    // Each rule: a call, and the first argument it must have (if any).
+    let rule = |text: &[u8]| -> Option<(libc::c_long, Option<u32>)> {
+        let mut parts = text.splitn(2, |&b| b == b':');
+        let nr = syscall_number(parts.next()?)?;
+        let arg = match parts.next() {
+            None => None,
+            Some(arg) => Some(std::str::from_utf8(arg).ok()?.parse::<u32>().ok()?),
+        };
+        Some((nr, arg))
+    };
+    let Some(rules) = names
         .split(|&b| b == b',')
-        .map(syscall_number)
+        .map(rule)
         .collect::<Option<Vec<_>>>()
     else {
         return 91;
     };
-    // seccomp_data: nr at offset 0, arch at offset 4.
+    // seccomp_data: nr at offset 0, arch at offset 4, args[0] at 16 (its
+    // low 32 bits first: x86_64 and aarch64 are little-endian).
     let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let ret = libc::BPF_RET | libc::BPF_K;
     let mut filter = vec![
@@ -117,9 +136,22 @@ fn run(errno: &[u8], names: &[u8], program: &[&[u8]]) -> i32 {
         statement(ret, libc::SECCOMP_RET_ALLOW),
         statement(load, 0),
     ];
-    for nr in numbers {
-        filter.push(jump_if_equal(nr as u32, 0, 1));
-        filter.push(statement(ret, libc::SECCOMP_RET_ERRNO | errno));
+    for (nr, arg) in rules {
+        match arg {
+            None => {
+                filter.push(jump_if_equal(nr as u32, 0, 1));
+                filter.push(statement(ret, libc::SECCOMP_RET_ERRNO | errno));
+            }
+            Some(arg) => {
+                // Not this call: skip the rule's other three statements.
+                filter.push(jump_if_equal(nr as u32, 0, 3));
+                filter.push(statement(load, 16));
+                filter.push(jump_if_equal(arg, 0, 1));
+                filter.push(statement(ret, libc::SECCOMP_RET_ERRNO | errno));
+                // The accumulator holds the argument now: load nr again.
+                filter.push(statement(load, 0));
+            }
+        }
     }
     filter.push(statement(ret, libc::SECCOMP_RET_ALLOW));
     let program_text = libc::sock_fprog {
