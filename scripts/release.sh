@@ -52,7 +52,7 @@ if [ "$allow_dirty" = 0 ]; then
 fi
 
 [ "$(uname -m)" = x86_64 ] && [ "$(dpkg --print-architecture)" = amd64 ] ||
-  fail "only x86_64 (Debian amd64) is built here; see README.md, \"Other architectures\""
+  fail "only x86_64 (Debian amd64) is built here; see docs/DESIGN.md, \"Other architectures\""
 
 # The crate's version (`cargo pkgid` ends in #NAME@VERSION or #VERSION),
 # which the Debian changelog's newest entry must carry as its upstream part.

@@ -1,6 +1,7 @@
 //! Command line and environment -> [`Config`]. tini's options and variables,
-//! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`
-//! and `-P`. (dumb-init mode's command line is read by `dumb_init.rs`.) Also the texts
+//! with tini's meaning, plus `--grace-period`, `--stop-delay`, `--rewrite`,
+//! `--wait-all` and `-P`. (dumb-init mode's command line is read by
+//! `dumb_init.rs`.) Also the texts
 //! tini-rs prints for `-h`, `--version` and `-l`.
 
 use crate::signals::{self, RewriteTable};
@@ -33,6 +34,9 @@ pub struct Config {
     pub program: Vec<OsString>,
     /// `-P`: pause mode. No program; reap orphans until SIGTERM or SIGINT.
     pub pause: bool,
+    /// `--wait-all` (`TINI_WAIT_ALL`): once the main child has exited, stay
+    /// until no descendant is left, then exit with its status.
+    pub wait_all: bool,
     /// Problems with the environment that tini tolerates; logged once the
     /// logger is up.
     pub warnings: Vec<String>,
@@ -55,6 +59,7 @@ impl Default for Config {
             rewrite: RewriteTable::default(),
             program: Vec::new(),
             pause: false,
+            wait_all: false,
             warnings: Vec::new(),
             dumb_init: None,
         }
@@ -72,7 +77,30 @@ pub enum Action {
 
 /// A bad command line: the one-line message names the bad value. Exit 1.
 #[derive(Debug, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub struct UsageError {
+    pub message: String,
+    /// Whether the usage follows the message. Not after a bad `-e` or `-p`
+    /// value: tini prints only the one line there, and scripts may read it.
+    pub show_usage: bool,
+}
+
+impl UsageError {
+    /// A mistake in how tini-rs was called: the message, then the usage.
+    pub fn new(message: impl Into<String>) -> UsageError {
+        UsageError {
+            message: message.into(),
+            show_usage: true,
+        }
+    }
+
+    /// A value tini rejects with one line and no usage.
+    fn bad_value(message: String) -> UsageError {
+        UsageError {
+            message,
+            show_usage: false,
+        }
+    }
+}
 
 pub const DEFAULT_VERBOSITY: u32 = 1;
 
@@ -89,7 +117,11 @@ pub fn parse(
 ) -> Result<Action, UsageError> {
     let mut config = from_environment(&env)?;
     let mut about_main_child = AboutMainChild::new();
-    if let Some(action) = read_command_line(args, &mut config, &mut about_main_child)? {
+    let in_order = env("POSIXLY_CORRECT").is_some();
+    let args: Vec<OsString> = args.into_iter().collect();
+    if let Some(action) =
+        read_tini_command_line(&args, in_order, &mut config, &mut about_main_child)?
+    {
         return Ok(action);
     }
     check(&mut config, &about_main_child, &env)?;
@@ -102,15 +134,16 @@ fn from_environment(env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, U
     let mut config = Config {
         subreaper: env("TINI_SUBREAPER").is_some(),
         kill_process_group: env("TINI_KILL_PROCESS_GROUP").is_some(),
+        wait_all: env("TINI_WAIT_ALL").is_some(),
         ..Config::default()
     };
     if let Some(value) = env("TINI_GRACE_PERIOD") {
         config.grace_period = parse_seconds(&value.to_string_lossy(), "grace period")
-            .map_err(|e| UsageError(format!("TINI_GRACE_PERIOD: {e}")))?;
+            .map_err(|e| UsageError::new(format!("TINI_GRACE_PERIOD: {e}")))?;
     }
     if let Some(value) = env("TINI_STOP_DELAY") {
         config.stop_delay = parse_seconds(&value.to_string_lossy(), "stop delay")
-            .map_err(|e| UsageError(format!("TINI_STOP_DELAY: {e}")))?;
+            .map_err(|e| UsageError::new(format!("TINI_STOP_DELAY: {e}")))?;
     }
     if let Some(value) = env("TINI_REWRITE") {
         for rule in value
@@ -121,57 +154,79 @@ fn from_environment(env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, U
             config
                 .rewrite
                 .add_rule(rule)
-                .map_err(|e| UsageError(format!("TINI_REWRITE: {e}")))?;
+                .map_err(|e| UsageError::new(format!("TINI_REWRITE: {e}")))?;
         }
     }
     Ok(config)
 }
 
-/// The options, then the program and its arguments. `Some` for an option
-/// that asks for something other than a run (`-h`, `--version`, `-l`).
-fn read_command_line(
-    args: impl IntoIterator<Item = OsString>,
+/// The command line as tini 0.19 reads it with GNU getopt(3), plus
+/// tini-rs's long options (as getopt_long reads them): options are taken
+/// wherever they stand, before or after PROGRAM, in order (the first bad
+/// one ends the reading); every other word, in order, is PROGRAM and its
+/// arguments. The first `--` ends the options and is dropped, so `tini-rs
+/// -s echo -- -v` runs `echo -v`, and `tini-rs -s echo -v x` takes `-v`
+/// itself and runs `echo x`. With `in_order` (`POSIXLY_CORRECT` set, as
+/// getopt reads it) the first word that is not an option ends them
+/// instead: `echo -v x` is then PROGRAM and its arguments. A lone `-` is a
+/// word, not an option. `Some` for an option that asks for something other
+/// than a run (`-h`, `--help`, `--version`, `-l`).
+fn read_tini_command_line(
+    args: &[OsString],
+    in_order: bool,
     config: &mut Config,
     about_main_child: &mut AboutMainChild,
 ) -> Result<Option<Action>, UsageError> {
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let Some(text) = arg.to_str() else {
-            if arg.as_encoded_bytes().first() == Some(&b'-') {
-                return Err(UsageError(format!(
-                    "unknown option '{}'",
-                    arg.to_string_lossy()
-                )));
-            }
-            config.program.push(arg);
-            break;
-        };
-        if text == "--" {
+    let mut words = args.iter();
+    while let Some(arg) = words.next() {
+        let bytes = arg.as_encoded_bytes();
+        if bytes == b"--" {
+            config.program.extend(words.cloned());
             break;
         }
-        if let Some(long) = text.strip_prefix("--") {
-            if let Some(action) = read_long_option(long, &mut args, config, about_main_child)? {
-                return Ok(Some(action));
+        let is_option = bytes.len() > 1 && bytes[0] == b'-';
+        if !is_option {
+            config.program.push(arg.clone());
+            if in_order {
+                config.program.extend(words.cloned());
+                break;
             }
             continue;
         }
-        let Some(cluster) = text.strip_prefix('-').filter(|c| !c.is_empty()) else {
-            config.program.push(arg);
-            break;
+        let Some(text) = arg.to_str() else {
+            return Err(UsageError::new(format!(
+                "unknown option '{}'",
+                arg.to_string_lossy()
+            )));
         };
-        if let Some(action) = read_short_options(cluster, &mut args, config, about_main_child)? {
-            return Ok(Some(action));
+        let action = match text.strip_prefix("--") {
+            Some(long) => read_long_option(long, &mut words, config, about_main_child)?,
+            None => read_short_options(&text[1..], &mut words, config, about_main_child)?,
+        };
+        if action.is_some() {
+            return Ok(action);
         }
     }
-    config.program.extend(args);
     Ok(None)
+}
+
+/// The value of an option that takes one: the next word, whatever it is
+/// (getopt takes `-e -s` as `-e` with the value `-s`).
+fn next_value<'a>(
+    words: &mut impl Iterator<Item = &'a OsString>,
+    option: &str,
+) -> Result<String, UsageError> {
+    words
+        .next()
+        .map(|v| v.to_string_lossy().into_owned())
+        .ok_or_else(|| UsageError::new(format!("option '{option}' needs a value")))
 }
 
 /// One `--name` or `--name=value` (`long` without its dashes); a value not
 /// given inline is the next word.
-fn read_long_option(
+fn read_long_option<'a>(
     long: &str,
-    args: &mut impl Iterator<Item = OsString>,
+    words: &mut impl Iterator<Item = &'a OsString>,
     config: &mut Config,
     about_main_child: &mut AboutMainChild,
 ) -> Result<Option<Action>, UsageError> {
@@ -179,32 +234,39 @@ fn read_long_option(
         Some((n, v)) => (n, Some(v.to_string())),
         None => (long, None),
     };
-    let mut value = || -> Result<String, UsageError> {
-        match inline.clone() {
-            Some(v) => Ok(v),
-            None => args
-                .next()
-                .map(|v| v.to_string_lossy().into_owned())
-                .ok_or_else(|| UsageError(format!("option '--{name}' needs a value"))),
-        }
+    let mut value = || match inline.clone() {
+        Some(v) => Ok(v),
+        None => next_value(words, &format!("--{name}")),
     };
     match name {
         "help" => return Ok(Some(Action::PrintUsage)),
         "version" => return Ok(Some(Action::PrintVersion)),
         "grace-period" => {
             config.grace_period = parse_seconds(&value()?, "grace period")
-                .map_err(|e| UsageError(format!("--grace-period: {e}")))?;
+                .map_err(|e| UsageError::new(format!("--grace-period: {e}")))?;
         }
         "stop-delay" => {
             config.stop_delay = parse_seconds(&value()?, "stop delay")
-                .map_err(|e| UsageError(format!("--stop-delay: {e}")))?;
+                .map_err(|e| UsageError::new(format!("--stop-delay: {e}")))?;
             about_main_child.push("--stop-delay");
         }
         "rewrite" => {
-            config.rewrite.add_rule(&value()?).map_err(UsageError)?;
+            config
+                .rewrite
+                .add_rule(&value()?)
+                .map_err(UsageError::new)?;
             about_main_child.push("--rewrite");
         }
-        _ => return Err(UsageError(format!("unknown option '--{long}'"))),
+        "wait-all" if inline.is_none() => {
+            config.wait_all = true;
+            about_main_child.push("--wait-all");
+        }
+        "wait-all" => {
+            return Err(UsageError::new(format!(
+                "option '--wait-all' takes no value, but '--{long}' was given"
+            )));
+        }
+        _ => return Err(UsageError::new(format!("unknown option '--{long}'"))),
     }
     Ok(None)
 }
@@ -212,9 +274,9 @@ fn read_long_option(
 /// A cluster of short options, getopt style: `-vvv`, `-sw`, `-e5`, `-e 5`
 /// (`cluster` without its dash). An option that takes a value takes the
 /// rest of the cluster, or else the next word.
-fn read_short_options(
+fn read_short_options<'a>(
     cluster: &str,
-    args: &mut impl Iterator<Item = OsString>,
+    words: &mut impl Iterator<Item = &'a OsString>,
     config: &mut Config,
     about_main_child: &mut AboutMainChild,
 ) -> Result<Option<Action>, UsageError> {
@@ -233,9 +295,7 @@ fn read_short_options(
             'e' | 'p' => {
                 let rest = &cluster[i + 1..];
                 let value = if rest.is_empty() {
-                    args.next()
-                        .map(|v| v.to_string_lossy().into_owned())
-                        .ok_or_else(|| UsageError(format!("option '-{flag}' needs a value")))?
+                    next_value(words, &format!("-{flag}"))?
                 } else {
                     rest.to_string()
                 };
@@ -247,33 +307,57 @@ fn read_short_options(
                 }
                 return Ok(None);
             }
-            other => return Err(UsageError(format!("unknown option '-{other}'"))),
+            other => return Err(UsageError::new(format!("unknown option '-{other}'"))),
         }
     }
     Ok(None)
 }
 
-/// `-e CODE`.
+/// `-e CODE`, read as tini reads it, with strtol(3) in base 10: leading
+/// white space, then an optional sign, then digits to the end (none at all
+/// is 0, so an empty value means 0); the number must be 0..=255 (`-0` is
+/// 0). A bad value is one line, as in tini.
 fn parse_exit_code(value: &str) -> Result<u8, UsageError> {
-    value.parse::<u8>().map_err(|_| {
-        UsageError(format!(
+    let bad = || {
+        UsageError::bad_value(format!(
             "invalid exit code '{value}' for -e (expected 0..255)"
         ))
-    })
+    };
+    // isspace(3) in the C locale.
+    let unsigned = value.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (negative, digits) = match unsigned.as_bytes().first() {
+        Some(b'-') => (true, &unsigned[1..]),
+        Some(b'+') => (false, &unsigned[1..]),
+        _ => (false, unsigned),
+    };
+    if digits.is_empty() {
+        // strtol converted nothing: it points back at the start, which is
+        // the end only when the whole value is empty.
+        return if value.is_empty() { Ok(0) } else { Err(bad()) };
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // Past u8, the number is out of range whatever its length (strtol's
+    // saturation at LONG_MAX is out of range too).
+    let magnitude = digits.trim_start_matches('0');
+    let code = if magnitude.is_empty() {
+        0
+    } else {
+        magnitude.parse::<u8>().map_err(|_| bad())?
+    };
+    if negative && code != 0 {
+        return Err(bad());
+    }
+    Ok(code)
 }
 
-/// `-p SIGNAL`.
+/// `-p SIGNAL`: every signal tini accepts (its names, `SIGKILL` and
+/// `SIGSTOP` included), and tini-rs's other spellings (`TERM`, `15`,
+/// `SIGRTMIN+3`). A bad value is one line, as in tini.
 fn parse_parent_death_signal(value: &str) -> Result<i32, UsageError> {
-    let sig = signals::parse(value)
-        .ok_or_else(|| UsageError(format!("invalid signal '{value}' for -p")))?;
-    // -p's signal is passed on to the child; one tini-rs never forwards
-    // would do nothing, or kill tini-rs.
-    if !signals::is_forwardable(sig) {
-        return Err(UsageError(format!(
-            "signal '{value}' for -p is one tini-rs never passes on"
-        )));
-    }
-    Ok(sig)
+    signals::parse(value)
+        .ok_or_else(|| UsageError::bad_value(format!("invalid signal '{value}' for -p")))
 }
 
 /// What needs the whole command line: a program (or `-P` without one), a
@@ -287,14 +371,14 @@ fn check(
     if config.pause {
         check_pause_mode(config, about_main_child, env)?;
     } else if config.program.is_empty() {
-        return Err(UsageError("no program to run".to_string()));
+        return Err(UsageError::new("no program to run"));
     }
     // The delay counts inside the grace period; one as long would leave the
     // main child no time at all between the signal and SIGKILL.
     if let (Some(delay), Some(grace)) = (config.stop_delay, config.grace_period)
         && delay >= grace
     {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "the stop delay ({delay:?}) must be shorter than the grace period ({grace:?}), \
              which it counts inside"
         )));
@@ -321,17 +405,24 @@ fn check_pause_mode(
     env: &impl Fn(&str) -> Option<OsString>,
 ) -> Result<(), UsageError> {
     if let Some(word) = config.program.first() {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "-P runs no program, but '{}' was given",
             word.to_string_lossy()
         )));
     }
     if let Some(option) = about_main_child.first() {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "{option} has no meaning with -P (there is no main child)"
         )));
     }
-    for name in ["TINI_KILL_PROCESS_GROUP", "TINI_REWRITE", "TINI_STOP_DELAY"] {
+    // Only TINI_WAIT_ALL can have set it (--wait-all was refused above).
+    config.wait_all = false;
+    for name in [
+        "TINI_KILL_PROCESS_GROUP",
+        "TINI_REWRITE",
+        "TINI_STOP_DELAY",
+        "TINI_WAIT_ALL",
+    ] {
         if env(name).is_some() {
             config
                 .warnings
@@ -369,7 +460,8 @@ Options:
   --version            Show the version and exit.
   -l                   Show the license and exit.
   -s                   Register as a child subreaper (when not PID 1).
-  -p SIGNAL            Receive SIGNAL when tini-rs's parent dies (and pass it on).
+  -p SIGNAL            On the death of tini-rs's parent, send SIGNAL to the
+                       main child.
   -v                   Generate more verbose output; repeat for more (-vv, -vvv).
   -w                   Warn about every reaped process that is not the main child.
   -g                   Forward signals to the main child's process group.
@@ -380,6 +472,10 @@ Options:
                        passing it on (a second one ends the wait); inside
                        the grace period, if set (0 = off, the default).
   --rewrite FROM:TO    Forward signal FROM as TO (0 = drop it); repeatable.
+  --wait-all           When the main child exits, stay until no descendant is
+                       left, then exit with its status; signals meanwhile go
+                       to every remaining descendant (a stop, with
+                       --grace-period, ends them within the grace period).
   -P                   Pause mode, for a pod's infra process: run no program,
                        reap orphans, ignore every signal but SIGTERM and
                        SIGINT, which end it with exit 0 (after the
@@ -395,8 +491,10 @@ Environment:
   TINI_GRACE_PERIOD=SECS   same as --grace-period
   TINI_STOP_DELAY=SECS     same as --stop-delay
   TINI_REWRITE=F:T,F:T     same as --rewrite
+  TINI_WAIT_ALL            present: same as --wait-all
   TINI_MODE=dumb-init      dumb-init mode, as --dumb-init (or: tini)
   RUST_LOG                 an env_logger filter; overrides the verbosity
+  POSIXLY_CORRECT          present: options end at the first non-option word
 
 Exit status: the main child's; 128+N if signal N killed it; 127 program not
 found; 126 program not executable or a directory; 1 any other failure to
@@ -455,13 +553,44 @@ mod tests {
     }
 
     #[test]
-    fn options_stop_at_first_word_or_double_dash() {
-        let c = config(&["-s", "-vv", "sh", "-c", "x"], &[]);
+    fn options_are_taken_wherever_they_stand_as_getopt_permutes() {
+        let c = config(&["-s", "-vv", "--", "sh", "-c", "x"], &[]);
         assert!(c.subreaper);
         assert_eq!(c.verbosity, 3);
         assert_eq!(c.program, ["sh", "-c", "x"]);
-        let c = config(&["--", "--", "true"], &[]);
-        assert_eq!(c.program, ["--", "true"]);
+        // The first `--` is dropped wherever it stands; a later one stays.
+        assert_eq!(config(&["--", "--", "true"], &[]).program, ["--", "true"]);
+        assert_eq!(
+            config(&["-s", "echo", "--", "hi"], &[]).program,
+            ["echo", "hi"]
+        );
+        let c = config(&["-s", "echo", "a", "--", "b", "--", "c"], &[]);
+        assert_eq!(c.program, ["echo", "a", "b", "--", "c"]);
+        // Options after PROGRAM are tini-rs's own.
+        let c = config(&["-s", "echo", "-v", "x"], &[]);
+        assert_eq!(
+            (c.verbosity, c.program),
+            (2, vec!["echo".into(), "x".into()])
+        );
+        assert!(matches!(
+            run(&["-s", "true", "-h"], &[]),
+            Ok(Action::PrintUsage)
+        ));
+        assert!(matches!(
+            run(&["-s", "sh", "-c", "echo hi"], &[]),
+            Err(UsageError { message, show_usage: true }) if message.contains("'-c'")
+        ));
+        // A lone `-` is a word.
+        assert_eq!(config(&["-", "-s"], &[]).program, ["-"]);
+        // POSIXLY_CORRECT: the first word ends the options.
+        let posix = [("POSIXLY_CORRECT", "1")];
+        let c = config(&["-s", "echo", "-v", "x"], &posix);
+        assert_eq!((c.verbosity, c.program.len()), (1, 3));
+        assert_eq!(config(&["-s", "--", "echo"], &posix).program, ["echo"]);
+        assert_eq!(
+            config(&["-s", "echo", "--", "x"], &posix).program,
+            ["echo", "--", "x"]
+        );
         let c = config(
             &[
                 "-e5",
@@ -479,6 +608,9 @@ mod tests {
         assert!(c.expected_codes[5] && c.expected_codes[7] && !c.expected_codes[6]);
         assert_eq!(c.parent_death_signal, Some(libc::SIGUSR1));
         assert!(c.kill_process_group && c.warn_on_reap);
+        assert!(!c.wait_all);
+        assert!(config(&["--wait-all", "x"], &[]).wait_all);
+        assert!(config(&["x"], &[("TINI_WAIT_ALL", "")]).wait_all);
         assert_eq!(c.grace_period, Some(Duration::from_millis(2500)));
         assert_eq!(c.rewrite.map(15), Some(3));
     }
@@ -515,7 +647,7 @@ mod tests {
         assert_eq!(c.stop_delay, Some(Duration::from_millis(2500)));
         assert!(matches!(
             run(&["x"], &[("TINI_STOP_DELAY", "1e3")]),
-            Err(UsageError(m)) if m.contains("TINI_STOP_DELAY") && m.contains("1e3")
+            Err(UsageError { message: m, .. }) if m.contains("TINI_STOP_DELAY") && m.contains("1e3")
         ));
     }
 
@@ -528,9 +660,11 @@ mod tests {
             (&["-e", "-1", "true"][..], "-1"),
             (&["-e", "abc", "true"][..], "abc"),
             (&["-p", "BOGUS", "true"][..], "BOGUS"),
-            (&["-p", "SIGKILL", "true"][..], "SIGKILL"),
-            (&["-p", "CHLD", "true"][..], "CHLD"),
-            (&["-p", "11", "true"][..], "'11'"),
+            (&["-p", "65", "true"][..], "'65'"),
+            (&["-e", "0x3", "true"][..], "0x3"),
+            (&["-e", "3 ", "true"][..], "'3 '"),
+            (&["-e", " ", "true"][..], "' '"),
+            (&["-e", "+", "true"][..], "'+'"),
             (&["--grace-period", "-1", "true"][..], "-1"),
             (&["--grace-period", "inf", "true"][..], "inf"),
             (&["--grace-period", "NaN", "true"][..], "NaN"),
@@ -547,6 +681,8 @@ mod tests {
             (&["-gP"][..], "-g"),
             (&["-P", "--rewrite", "15:3"][..], "--rewrite"),
             (&["-P", "--stop-delay", "1"][..], "--stop-delay"),
+            (&["-P", "--wait-all"][..], "--wait-all"),
+            (&["--wait-all=yes", "true"][..], "--wait-all=yes"),
             (&["--stop-delay", "soon", "true"][..], "soon"),
             (&["--stop-delay", "-2", "true"][..], "-2"),
             (
@@ -555,7 +691,7 @@ mod tests {
             ),
         ] {
             match run(args, &[]) {
-                Err(UsageError(msg)) => {
+                Err(UsageError { message: msg, .. }) => {
                     assert!(
                         msg.contains(needle),
                         "{args:?}: {msg:?} should name {needle:?}"
@@ -565,6 +701,54 @@ mod tests {
                 other => panic!("{args:?} must be a usage error, got {other:?}"),
             }
         }
+    }
+
+    /// `-e` as strtol reads it in tini; `-p` with every signal tini takes.
+    /// A bad value of either is one line without the usage.
+    #[test]
+    fn exit_codes_as_strtol_reads_them_and_every_signal_for_dash_p() {
+        for (value, code) in [
+            (" 3", 3),
+            ("-0", 0),
+            ("", 0),
+            ("+3", 3),
+            ("003", 3),
+            ("\t255", 255),
+        ] {
+            let c = config(&["-e", value, "true"], &[]);
+            assert!(c.expected_codes[code], "-e {value:?} must mean {code}");
+        }
+        for bad in ["-3", "256", "3 ", "x", "99999999999999999999"] {
+            assert!(
+                matches!(
+                    run(&["-e", bad, "true"], &[]),
+                    Err(UsageError {
+                        show_usage: false,
+                        ..
+                    })
+                ),
+                "-e {bad:?}"
+            );
+        }
+        for (name, sig) in [
+            ("SIGKILL", libc::SIGKILL),
+            ("SIGSTOP", libc::SIGSTOP),
+            ("SIGCHLD", libc::SIGCHLD),
+            ("SIGSEGV", libc::SIGSEGV),
+            ("SIGTTIN", libc::SIGTTIN),
+        ] {
+            assert_eq!(
+                config(&["-p", name, "true"], &[]).parent_death_signal,
+                Some(sig)
+            );
+        }
+        assert!(matches!(
+            run(&["-p", "BOGUS", "true"], &[]),
+            Err(UsageError {
+                show_usage: false,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -578,6 +762,9 @@ mod tests {
         );
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
         assert!(!config(&["true"], &[]).pause);
+        let c = config(&["-P"], &[("TINI_WAIT_ALL", "")]);
+        assert!(!c.wait_all);
+        assert!(c.warnings.iter().any(|w| w.contains("TINI_WAIT_ALL")));
     }
 
     /// Every spelling the parser accepts is one a user can find in `-h`.

@@ -572,21 +572,13 @@ mod tests {
         }
     }
 
-    /// The inputs of dumb-init's own `test_rewrite_errors`, whose exact
-    /// text tini-rs does not copy: each is exit 1 with one line naming -r.
+    /// Values out of range or with trailing text (dumb-init's own inputs,
+    /// from its `test_rewrite_errors`, are run against the binary in
+    /// tests/dumb_init.rs): each is exit 1 with one line naming -r.
     #[test]
     fn rewrite_errors() {
         for extra in [
-            &["-r"][..],
-            &["-r", ""],
-            &["-r", "herp"],
-            &["-r", "herp:derp"],
-            &["-r", "15"],
-            &["-r", "15::12"],
-            &["-r", "15:derp"],
-            &["-r", "15:12", "-r"],
-            &["-r", "15:12", "-r", "0"],
-            &["-r", "15:12", "-r", "1:32"],
+            &["-r", "1:32"][..],
             &["-r", "0:1"],
             &["-r", "32:1"],
             &["-r", "-1:1"],

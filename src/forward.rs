@@ -73,6 +73,38 @@ fn caused_by_ourselves(taken: &Taken) -> bool {
     taken.sig == libc::SIGPIPE && taken.killed_by == Some(sys::own_pid())
 }
 
+/// `-p` with a signal the forwarder cannot take itself (see main.rs): the
+/// kernel sends `stand_in` when the parent dies; taken while tini-rs's
+/// parent is no longer `parent`, it means just that, and `signal` goes to
+/// the main child (once; not rewritten: `-p` names what the child gets).
+/// Taken while the parent lives, it is an ordinary signal and forwarded.
+#[derive(Clone, Copy)]
+pub struct ParentDeath {
+    pub stand_in: i32,
+    pub signal: i32,
+    pub parent: u32,
+}
+
+/// The stand-in: the highest real-time signal, the one least likely to be
+/// an application's own (they count up from SIGRTMIN).
+pub fn parent_death_stand_in() -> i32 {
+    signals::max_signal()
+}
+
+impl ParentDeath {
+    /// True (once) when `sig` is the stand-in and the parent is gone.
+    fn reports_the_death(&mut self, sig: i32) -> bool {
+        let dead = sig == self.stand_in
+            && self.parent != 0
+            && std::os::unix::process::parent_id() != self.parent;
+        if dead {
+            // Only the first stand-in after the death is the kernel's.
+            self.parent = 0;
+        }
+        dead
+    }
+}
+
 /// dumb-init mode's differences in passing signals on.
 pub struct DumbInitForwarding {
     /// Signals dropped the first time they come: the SIGHUP and SIGCONT the
@@ -93,6 +125,7 @@ pub fn start(
     rewrite: RewriteTable,
     stop_requests: Option<Sender<Event>>,
     stop_delay: Option<Duration>,
+    parent_death: Option<ParentDeath>,
     dumb_init: Option<DumbInitForwarding>,
 ) -> io::Result<Forwarder> {
     let (target_tx, target_rx) = channel::<Target>();
@@ -100,7 +133,9 @@ pub fn start(
         let Ok(target) = target_rx.recv() else {
             return;
         };
-        let mut forwarding = Forwarding::new(target, rewrite, stop_delay).with_dumb_init(dumb_init);
+        let mut forwarding = Forwarding::new(target, rewrite, stop_delay)
+            .with_dumb_init(dumb_init)
+            .with_parent_death(parent_death);
         loop {
             forwarding.pass_on_held_stop_if_due();
             let taken = match forwarding.held_until() {
@@ -139,6 +174,7 @@ pub struct Forwarding {
     /// The stop delay, until it is used (only the first stop is held).
     delay: Option<Duration>,
     held: Option<HeldStop>,
+    parent_death: Option<ParentDeath>,
     /// dumb-init mode (`None` in tini mode).
     dumb_init: Option<DumbInitForwarding>,
 }
@@ -150,8 +186,15 @@ impl Forwarding {
             rewrite,
             delay: stop_delay,
             held: None,
+            parent_death: None,
             dumb_init: None,
         }
+    }
+
+    /// `-p` with a signal that needs a stand-in (see [`ParentDeath`]).
+    pub fn with_parent_death(mut self, parent_death: Option<ParentDeath>) -> Self {
+        self.parent_death = parent_death;
+        self
     }
 
     /// dumb-init mode: its debug lines, the one-time drops, and tini-rs
@@ -189,6 +232,16 @@ impl Forwarding {
             return;
         }
         let sig = taken.sig;
+        if let Some(pd) = &mut self.parent_death
+            && pd.reports_the_death(sig)
+        {
+            log::info!(
+                "Parent died; sending {} to the main child (-p)",
+                signals::name(pd.signal)
+            );
+            send(pd.signal, &self.target);
+            return;
+        }
         if let Some(d) = &mut self.dumb_init {
             logging::dumb_init_debug(format_args!("Received signal {sig}."));
             if let Some(i) = d.ignore_once.iter().position(|&s| s == sig) {
@@ -264,6 +317,16 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
             signals::name(out)
         );
     }
+    // `--wait-all`, once the main child is gone: to what is left instead.
+    if crate::wait_all::pass_on_to_descendants(sig, out) {
+        return;
+    }
+    send(out, target);
+}
+
+/// Sends `sig` to `target`, and says why not if it could not.
+fn send(sig: i32, target: &Target) {
+    let out = sig;
     let result = match target {
         Target::Process(pidfd) => pidfd.send_signal(out),
         Target::ProcessByPid(pid) => sys::kill_process(*pid, out),
@@ -271,9 +334,20 @@ fn forward(sig: i32, target: &Target, rewrite: &RewriteTable) {
     };
     logging::dumb_init_debug(format_args!("Forwarded signal {out} to children."));
     if let Err(err) = result {
-        // ESRCH: the main child is already gone; nothing to pass it to.
         if sys::is_gone(&err) {
-            log::debug!("Main child is gone; {} not passed on", signals::name(out));
+            if let Target::Group(pgid) = target {
+                // As tini warns: with -g, the group is gone while tini-rs
+                // still runs only when the main child left it, which the
+                // user may not expect.
+                log::warn!(
+                    "The main child's process group {pgid} is gone; {} not passed on",
+                    signals::name(out)
+                );
+            } else {
+                // The main child is already gone (tini-rs runs on through a
+                // grace period); nothing to pass it to.
+                log::debug!("Main child is gone; {} not passed on", signals::name(out));
+            }
         } else if err.raw_os_error() == Some(libc::EPERM) {
             // A main child that changed user (setuid) while tini-rs runs
             // without privilege: every later signal fails the same way, so

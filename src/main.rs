@@ -27,6 +27,7 @@ mod signals;
 mod status;
 mod sys;
 mod threads;
+mod wait_all;
 
 use cli::{Action, Config};
 use shutdown::GracePeriod;
@@ -68,16 +69,21 @@ fn run() -> ExitCode {
             }
         }
         Ok(None) => cli::parse(args, env),
-        Err(message) => Err(cli::UsageError(message)),
+        Err(message) => Err(cli::UsageError::new(message)),
     };
     let config = match parsed {
         Ok(Action::Run(config)) => config,
         Ok(Action::PrintUsage) => return print_stdout(&cli::usage()),
         Ok(Action::PrintVersion) => return print_stdout(&(cli::version() + "\n")),
         Ok(Action::PrintLicense) => return print_stdout(cli::LICENSE),
-        Err(cli::UsageError(message)) => {
-            let message = logging::one_line(&message);
-            let _ = write!(std::io::stderr(), "tini-rs: {message}\n\n{}", cli::usage());
+        Err(error) => {
+            let message = logging::one_line(&error.message);
+            let usage = if error.show_usage {
+                format!("\n{}", cli::usage())
+            } else {
+                String::new()
+            };
+            let _ = write!(std::io::stderr(), "tini-rs: {message}\n{usage}");
             return ExitCode::FAILURE;
         }
     };
@@ -105,15 +111,17 @@ fn run() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    if let Some(sig) = config.parent_death_signal
-        && let Err(err) = set_up_parent_death_signal(sig)
+    let parent_death = match config
+        .parent_death_signal
+        .map(|sig| set_up_parent_death_signal(sig, config.pause))
+        .transpose()
     {
-        log::error!(
-            "cannot set the parent-death signal {}: {err}",
-            signals::name(sig)
-        );
-        return ExitCode::FAILURE;
-    }
+        Ok(stand_in) => stand_in.flatten(),
+        Err(err) => {
+            log::error!("cannot set the parent-death signal: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     // The OOM kill counter's first reading, before any child can die.
     death_report::start();
     log::debug!(
@@ -130,7 +138,7 @@ fn run() -> ExitCode {
     }
     log::debug!("The main child gets {}", inherited.describe());
 
-    match run_main_child(&config, inherited) {
+    match run_main_child(&config, inherited, parent_death) {
         // Only the main child's own status can become 0 through -e; a lost
         // status or a program that could not start never does.
         Ok(Some(status)) => {
@@ -172,21 +180,45 @@ fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<(
     Ok(())
 }
 
-/// `-p`: asks the kernel for `sig` when our parent dies. A parent that died
-/// before the request took effect would never trigger it, so then the
-/// signal is sent at once, as a signal from outside that the forwarder
-/// passes on.
-fn set_up_parent_death_signal(sig: i32) -> std::io::Result<()> {
+/// `-p`: asks the kernel for a signal when our parent dies. A signal the
+/// forwarder takes is asked for itself and passed on like any other. For
+/// one it cannot take (SIGKILL, SIGSTOP and the rest of the never-forwarded
+/// set, which would kill or stop tini-rs itself, or be lost), the kernel is
+/// asked for a stand-in the forwarder takes, and the forwarder delivers
+/// `sig` to the main child when the stand-in comes once the parent is gone
+/// (returned for it). In pause mode, with no main child, `sig` is asked for
+/// as it is. A parent that died before the request took effect would never
+/// trigger it, so then the signal is sent at once, as a signal from
+/// outside that the forwarder takes.
+fn set_up_parent_death_signal(
+    sig: i32,
+    pause: bool,
+) -> std::io::Result<Option<forward::ParentDeath>> {
     let parent = std::os::unix::process::parent_id();
-    sys::set_parent_death_signal(sig)?;
+    let stand_in = (!pause && !signals::is_forwardable(sig)).then(|| forward::ParentDeath {
+        stand_in: forward::parent_death_stand_in(),
+        signal: sig,
+        parent,
+    });
+    let asked = stand_in.as_ref().map_or(sig, |p| p.stand_in);
+    sys::set_parent_death_signal(asked).map_err(|err| {
+        std::io::Error::new(err.kind(), format!("{}: {err}", signals::name(asked)))
+    })?;
+    if let Some(p) = &stand_in {
+        log::debug!(
+            "-p {}: asking for {} instead, which tini-rs can take and turn into {0} for the main child",
+            signals::name(p.signal),
+            signals::name(p.stand_in)
+        );
+    }
     if std::os::unix::process::parent_id() != parent {
         log::debug!(
             "Parent died before -p took effect; sending {} now",
-            signals::name(sig)
+            signals::name(asked)
         );
-        sys::send_to_ourselves(sig)?;
+        sys::send_to_ourselves(asked)?;
     }
-    Ok(())
+    Ok(stand_in)
 }
 
 /// The helper threads of a run with a main child.
@@ -200,7 +232,11 @@ impl Threads {
     /// Without a grace period, tini's behaviour: the main thread is the
     /// reaper. With one, the reaper starts first. Either every thread
     /// needed runs or none does.
-    fn start(config: &Config, ignore_once: &[i32]) -> std::io::Result<Threads> {
+    fn start(
+        config: &Config,
+        ignore_once: &[i32],
+        parent_death: Option<forward::ParentDeath>,
+    ) -> std::io::Result<Threads> {
         let grace_period = config
             .grace_period
             .map(|grace| GracePeriod::start(grace, config.warn_on_reap))
@@ -214,6 +250,7 @@ impl Threads {
             config.rewrite.clone(),
             grace_period.as_ref().map(GracePeriod::stop_requests),
             config.stop_delay,
+            parent_death,
             dumb_init_forwarding(config, ignore_once),
         );
         match forwarder {
@@ -251,9 +288,12 @@ impl Threads {
 fn run_main_child(
     config: &Config,
     inherited: &'static InheritedState,
+    parent_death: Option<forward::ParentDeath>,
 ) -> Result<Option<WaitStatus>, ExitCode> {
-    // Why there is no thread, said once the child runs: a child that cannot
-    // start either gets its one error line, nothing more.
+    if config.wait_all {
+        // Before any thread: the reaper and the forwarder read it.
+        wait_all::turn_on(config.grace_period.is_some());
+    }
     // dumb-init's setsid mode: the terminal is given up before anything
     // else, so that the child's new session can take it.
     let new_session = config.dumb_init.is_some_and(|m| m.setsid);
@@ -266,7 +306,9 @@ fn run_main_child(
         new_session,
         say_setsid_complete: new_session && logging::dumb_init_debug_on(),
     };
-    let (threads, no_thread) = match Threads::start(config, &ignore_once) {
+    // Why there is no thread, said once the child runs: a child that cannot
+    // start either gets its one error line, nothing more.
+    let (threads, no_thread) = match Threads::start(config, &ignore_once, parent_death) {
         Ok(threads) => (Some(threads), None),
         Err(err) => (None, Some(format!("cannot start a helper thread ({err})"))),
     };
@@ -320,16 +362,22 @@ fn run_main_child(
     let Some(threads) = threads else {
         let forwarding =
             forward::Forwarding::new(target, config.rewrite.clone(), config.stop_delay)
-                .with_dumb_init(dumb_init_forwarding(config, &ignore_once));
+                .with_dumb_init(dumb_init_forwarding(config, &ignore_once))
+                .with_parent_death(parent_death);
         let mut events =
             one_thread::OneLoop::new(Some(forwarding), Some(main_pid), config.warn_on_reap);
         if config.dumb_init.is_some() {
             events = events.forwarding(dumb_init::forwarded_signals());
         }
         return Ok(match config.grace_period {
-            Some(grace) => {
-                shutdown::run_single_threaded(grace, events, Some((main_pid, main_pidfd)))
-            }
+            Some(grace) => shutdown::run_single_threaded(
+                grace,
+                events,
+                Some((main_pid, main_pidfd)),
+                config.wait_all,
+            ),
+            // Never in dumb-init mode, which has no --wait-all.
+            None if config.wait_all => events.until_no_child_is_left(),
             None => {
                 let status = events.until_main_exits();
                 main_child_exited(config, main_pid);
@@ -339,7 +387,12 @@ fn run_main_child(
     };
     threads.forwarder.aim(target);
     Ok(match threads.grace_period {
-        Some(grace_period) => grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd),
+        Some(grace_period) => {
+            grace_period.run_until_every_descendant_is_gone(main_pid, main_pidfd, config.wait_all)
+        }
+        None if config.wait_all => {
+            reaper::reap_until_no_child_is_left(main_pid, config.warn_on_reap)
+        }
         None => {
             let status = reaper::reap_until_main_exits(main_pid, config.warn_on_reap);
             main_child_exited(config, main_pid);

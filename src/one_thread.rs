@@ -87,6 +87,20 @@ impl OneLoop {
         }
     }
 
+    /// `--wait-all` without a grace period: runs until no child is left,
+    /// and returns the main child's raw wait status (`None` if waitpid
+    /// failed before it was reaped).
+    pub fn until_no_child_is_left(mut self) -> Option<WaitStatus> {
+        let mut main_status = None;
+        loop {
+            match self.next(None) {
+                Some(Event::MainExited(status)) => main_status = Some(status),
+                Some(Event::StopRequested) | None => {}
+                Some(Event::NoChildren | Event::ReaperFailed) => return main_status,
+            }
+        }
+    }
+
     /// Reaps every child that has exited by now, queueing the events.
     fn reap(&mut self) {
         loop {

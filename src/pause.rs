@@ -54,7 +54,7 @@ pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<Exi
         Some(Ok(shutdown)) => shutdown.stop_every_descendant(),
         Some(Err(grace)) => {
             let events = OneLoop::new(None, None, warn_on_reap).with_stop_requested();
-            shutdown::run_single_threaded(grace, events, None);
+            shutdown::run_single_threaded(grace, events, None, false);
         }
         None => {}
     }

@@ -34,6 +34,24 @@ pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Optio
     Some(main_status)
 }
 
+/// `--wait-all` without a grace period: reaps in the calling thread until
+/// no child is left, the main child's exit included, and returns its raw
+/// wait status. `None` if waitpid failed before the main child exited.
+pub fn reap_until_no_child_is_left(
+    main_pid: libc::pid_t,
+    warn_on_reap: bool,
+) -> Option<WaitStatus> {
+    let mut main_status = None;
+    let Err(err) = reap(Some(main_pid), warn_on_reap, |status| {
+        main_status = Some(status);
+        ControlFlow::<Infallible>::Continue(())
+    });
+    if !is_no_child(&err) {
+        log::error!("waitpid failed: {err}; no more processes can be reaped");
+    }
+    main_status
+}
+
 /// Reaps every child that has exited by now, without blocking; no child
 /// at all is not an error. For pause mode, which is woken by SIGCHLD since
 /// a blocking waitpid(-1) returns at once while it has no child.
@@ -137,6 +155,7 @@ pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
     if let Some(cause) = death_report::cause(status) {
         log::warn!("Main child {pid} was {cause}");
     }
+    crate::wait_all::main_child_reaped();
 }
 
 /// Logs a reaped process that is not the main child, and how it died if a

@@ -24,7 +24,6 @@ use crate::reaper::{self, Reaper};
 use crate::status::WaitStatus;
 use crate::sys::{self, PidFd};
 use crate::threads;
-use nix::sys::signal::Signal;
 use std::collections::HashSet;
 use std::io;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -76,13 +75,14 @@ impl GracePeriod {
         self,
         pid: libc::pid_t,
         pidfd: Option<PidFd>,
+        wait_all: bool,
     ) -> Option<WaitStatus> {
         // Before the reaper learns the pid: nobody waits for the main child
         // yet, so it cannot have been reaped and its pid reused.
         let main_child = MainChild::new(pid, pidfd);
         self.reaper.watch(Some(pid));
         let mut events = self.events;
-        EndOfLife::new(self.grace, Some(main_child)).run(&mut events)
+        EndOfLife::new(self.grace, Some(main_child), wait_all).run(&mut events)
     }
 
     /// Pause mode (`-P`), at SIGTERM or SIGINT: every descendant is asked to
@@ -94,7 +94,7 @@ impl GracePeriod {
         let _ = self.events_tx.send(Event::StopRequested);
         self.reaper.watch(None);
         let mut events = self.events;
-        EndOfLife::new(self.grace, None).run(&mut events);
+        EndOfLife::new(self.grace, None, false).run(&mut events);
     }
 
     /// Gives up the reaper thread before any child exists (tini-rs then
@@ -114,9 +114,10 @@ pub fn run_single_threaded(
     grace: Duration,
     mut events: OneLoop,
     main_child: Option<(libc::pid_t, Option<PidFd>)>,
+    wait_all: bool,
 ) -> Option<WaitStatus> {
     let main_child = main_child.map(|(pid, pidfd)| MainChild::new(pid, pidfd));
-    EndOfLife::new(grace, main_child).run(&mut events)
+    EndOfLife::new(grace, main_child, wait_all).run(&mut events)
 }
 
 /// The main child as the shutdown knows it: its pidfd where the kernel gives
@@ -150,7 +151,7 @@ impl MainChild {
     fn kill(&mut self, proc_is_ours: bool) -> bool {
         match (self.pidfd.take(), &self.process) {
             (Some(pidfd), _) => pidfd.send_signal(libc::SIGKILL).is_ok(),
-            (None, Some(process)) if proc_is_ours => signal_descendant(process, Signal::SIGKILL),
+            (None, Some(process)) if proc_is_ours => signal_descendant(process, libc::SIGKILL),
             (None, _) => sys::kill_process(self.pid, libc::SIGKILL).is_ok(),
         }
     }
@@ -167,15 +168,19 @@ struct EndOfLife {
     main_status: Option<WaitStatus>,
     /// Once the clock has started.
     stopping: Option<Stopping>,
+    /// `--wait-all`: the main child's exit does not start the clock; only a
+    /// stop request does.
+    wait_all: bool,
 }
 
 impl EndOfLife {
-    fn new(grace: Duration, main_child: Option<MainChild>) -> EndOfLife {
+    fn new(grace: Duration, main_child: Option<MainChild>, wait_all: bool) -> EndOfLife {
         EndOfLife {
             grace,
             main_child,
             main_status: None,
             stopping: None,
+            wait_all,
         }
     }
 
@@ -227,6 +232,11 @@ impl EndOfLife {
     fn on_main_exited(&mut self, status: WaitStatus) {
         self.main_status = Some(status);
         self.main_child = None;
+        if self.wait_all && self.stopping.is_none() {
+            // Blocks again, zero wake-ups, until a stop request or the
+            // last descendant's exit.
+            return;
+        }
         let s = match &mut self.stopping {
             Some(s) => {
                 log::info!(
@@ -354,7 +364,7 @@ impl Stopping {
             // Listed first only for the report: kill(-1) itself reaches the
             // whole namespace atomically, forks racing it included.
             let targets = self.our_descendants();
-            if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGTERM) {
+            if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGTERM) {
                 log::debug!("kill(-1, SIGTERM): {err}");
             }
             self.terminated_namespace = true;
@@ -377,7 +387,7 @@ impl Stopping {
             if self.terminated.contains(&(process.pid, process.start_time)) {
                 continue;
             }
-            if signal_descendant(&process, Signal::SIGTERM) {
+            if signal_descendant(&process, libc::SIGTERM) {
                 log::debug!("Shutdown: SIGTERM to descendant {}", process.pid);
                 self.terminated.insert((process.pid, process.start_time));
             }
@@ -419,13 +429,13 @@ impl Stopping {
             }
         }
         if self.as_pid1 {
-            if let Err(err) = sys::kill_every_process_in_namespace(Signal::SIGKILL) {
+            if let Err(err) = sys::kill_every_process_in_namespace(libc::SIGKILL) {
                 log::debug!("kill(-1, SIGKILL): {err}");
             }
             return;
         }
         for process in &left {
-            signal_descendant(process, Signal::SIGKILL);
+            signal_descendant(process, libc::SIGKILL);
         }
     }
 
@@ -451,13 +461,13 @@ impl Stopping {
 /// that the pid still names the same process below tini-rs (same start
 /// time, its parent chain leading to tini-rs), which only a pid reused
 /// between the check and the kill could defeat.
-fn signal_descendant(process: &Process, sig: Signal) -> bool {
+pub fn signal_descendant(process: &Process, sig: i32) -> bool {
     if threads::is_ours(process.pid) {
         return false;
     }
     match PidFd::open(process.pid) {
         Ok(pidfd) => match procfs::still_the_same(process) {
-            Ok(same) => same && pidfd.send_signal(sig as i32).is_ok(),
+            Ok(same) => same && pidfd.send_signal(sig).is_ok(),
             // No descriptor left to read /proc beside the pidfd: let go of
             // it, then check and signal by pid.
             Err(_) => {
@@ -470,9 +480,8 @@ fn signal_descendant(process: &Process, sig: Signal) -> bool {
     }
 }
 
-fn signal_by_pid_after_check(process: &Process, sig: Signal) -> bool {
-    procfs::still_below(process, sys::own_pid())
-        && sys::kill_process(process.pid, sig as i32).is_ok()
+fn signal_by_pid_after_check(process: &Process, sig: i32) -> bool {
+    procfs::still_below(process, sys::own_pid()) && sys::kill_process(process.pid, sig).is_ok()
 }
 
 #[cfg(test)]
@@ -487,7 +496,7 @@ mod tests {
     #[test]
     fn never_signals_one_of_our_own_threads() {
         let (tid, sent) = threads::with_a_running_thread(|tid| {
-            let sent = procfs::read_process(tid).map(|p| signal_descendant(&p, Signal::SIGWINCH));
+            let sent = procfs::read_process(tid).map(|p| signal_descendant(&p, libc::SIGWINCH));
             (tid, sent)
         });
         assert_eq!(sent, Some(false), "thread {tid} of ours was signalled");
@@ -503,17 +512,17 @@ mod tests {
             .expect("sleep");
         let pid = child.id() as libc::pid_t;
         let found = procfs::read_process(pid).expect("the child's stat");
-        let below = signal_by_pid_after_check(&found, Signal::SIGWINCH);
+        let below = signal_by_pid_after_check(&found, libc::SIGWINCH);
         let _ = child.kill();
         let _ = child.wait();
         assert!(below, "our own child {pid} is below us");
         let own = procfs::read_process(sys::own_pid()).expect("our own stat");
         assert!(
-            !signal_by_pid_after_check(&own, Signal::SIGWINCH),
+            !signal_by_pid_after_check(&own, libc::SIGWINCH),
             "tini-rs is not below itself"
         );
         assert!(
-            !signal_by_pid_after_check(&found, Signal::SIGWINCH),
+            !signal_by_pid_after_check(&found, libc::SIGWINCH),
             "a reaped child is gone"
         );
     }

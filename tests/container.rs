@@ -915,3 +915,337 @@ fn podman_pod_pause_image_reaps_a_members_orphan_then_stops_with_0() {
     p.build_pause_image();
     podman_pause_pod(&p, &["--infra-image", PAUSE_IMAGE]);
 }
+
+// ---------------------------------------------------------------------------
+// Docker with a restrictive seccomp profile, without privilege, read-only.
+
+/// The system calls the restrictive profile allows: what a container's
+/// processes commonly make, `openat2` and `faccessat2` included (glibc 2.33
+/// and later need the latter), but not `clone3`, `pidfd_open`,
+/// `pidfd_send_signal`, `pidfd_getfd` nor `close_range`: a profile written
+/// before those existed, as Docker 20.10.0's was and as the custom profiles
+/// copied from it are. Listing a call newer than `clone3` matters: for
+/// calls above every number a profile names, runc answers ENOSYS instead
+/// of the default action, and glibc would then fall back by itself.
+const ALLOWED_SYSCALLS: &[&str] = &[
+    "accept",
+    "accept4",
+    "access",
+    "alarm",
+    "arch_prctl",
+    "bind",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "chmod",
+    "chown",
+    "clock_getres",
+    "clock_gettime",
+    "clock_nanosleep",
+    "clone",
+    "close",
+    "connect",
+    "copy_file_range",
+    "creat",
+    "dup",
+    "dup2",
+    "dup3",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_pwait",
+    "epoll_wait",
+    "eventfd",
+    "eventfd2",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fadvise64",
+    "fallocate",
+    "fchdir",
+    "fchmod",
+    "fchmodat",
+    "fchown",
+    "fchownat",
+    "fcntl",
+    "fdatasync",
+    "fgetxattr",
+    "flistxattr",
+    "flock",
+    "fork",
+    "fstat",
+    "fstatfs",
+    "fsync",
+    "ftruncate",
+    "futex",
+    "getcwd",
+    "getdents",
+    "getdents64",
+    "getegid",
+    "geteuid",
+    "getgid",
+    "getgroups",
+    "getitimer",
+    "getpeername",
+    "getpgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getpriority",
+    "getrandom",
+    "getresgid",
+    "getresuid",
+    "getrlimit",
+    "get_robust_list",
+    "getrusage",
+    "getsid",
+    "getsockname",
+    "getsockopt",
+    "gettid",
+    "gettimeofday",
+    "getuid",
+    "getxattr",
+    "inotify_add_watch",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_rm_watch",
+    "ioctl",
+    "kill",
+    "lchown",
+    "lgetxattr",
+    "link",
+    "linkat",
+    "listen",
+    "listxattr",
+    "lseek",
+    "lstat",
+    "madvise",
+    "membarrier",
+    "memfd_create",
+    "mincore",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "mlock",
+    "mmap",
+    "mprotect",
+    "mremap",
+    "msync",
+    "munlock",
+    "munmap",
+    "nanosleep",
+    "newfstatat",
+    "open",
+    "openat",
+    "openat2",
+    "pause",
+    "pipe",
+    "pipe2",
+    "poll",
+    "ppoll",
+    "prctl",
+    "pread64",
+    "preadv",
+    "prlimit64",
+    "pselect6",
+    "pwrite64",
+    "pwritev",
+    "read",
+    "readahead",
+    "readlink",
+    "readlinkat",
+    "readv",
+    "recvfrom",
+    "recvmmsg",
+    "recvmsg",
+    "rename",
+    "renameat",
+    "renameat2",
+    "restart_syscall",
+    "rmdir",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigpending",
+    "rt_sigprocmask",
+    "rt_sigqueueinfo",
+    "rt_sigreturn",
+    "rt_sigsuspend",
+    "rt_sigtimedwait",
+    "rt_tgsigqueueinfo",
+    "sched_getaffinity",
+    "sched_getparam",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
+    "sched_getscheduler",
+    "sched_yield",
+    "select",
+    "sendfile",
+    "sendmmsg",
+    "sendmsg",
+    "sendto",
+    "setfsgid",
+    "setfsuid",
+    "setgid",
+    "setgroups",
+    "setitimer",
+    "setpgid",
+    "setpriority",
+    "setregid",
+    "setresgid",
+    "setresuid",
+    "setreuid",
+    "setrlimit",
+    "set_robust_list",
+    "setsid",
+    "setsockopt",
+    "set_tid_address",
+    "setuid",
+    "setxattr",
+    "shutdown",
+    "sigaltstack",
+    "socket",
+    "socketpair",
+    "splice",
+    "stat",
+    "statfs",
+    "statx",
+    "symlink",
+    "symlinkat",
+    "sync",
+    "sync_file_range",
+    "syncfs",
+    "sysinfo",
+    "tee",
+    "tgkill",
+    "time",
+    "timer_create",
+    "timer_delete",
+    "timer_getoverrun",
+    "timer_gettime",
+    "timer_settime",
+    "timerfd_create",
+    "timerfd_gettime",
+    "timerfd_settime",
+    "times",
+    "tkill",
+    "truncate",
+    "umask",
+    "uname",
+    "unlink",
+    "unlinkat",
+    "utime",
+    "utimensat",
+    "utimes",
+    "vfork",
+    "wait4",
+    "waitid",
+    "write",
+    "writev",
+];
+
+/// Writes the restrictive profile: default action EPERM, the calls above
+/// allowed.
+fn restrictive_profile(dir: &TempDir) -> String {
+    let names: Vec<String> = ALLOWED_SYSCALLS
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect();
+    let json = format!(
+        "{{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 1, \
+         \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"], \
+         \"syscalls\": [{{\"names\": [{}], \"action\": \"SCMP_ACT_ALLOW\"}}]}}",
+        names.join(", ")
+    );
+    let path = dir.file("restrictive-seccomp.json");
+    std::fs::write(&path, json).expect("write the seccomp profile");
+    path.to_string_lossy().into_owned()
+}
+
+/// Under that profile, as uid 65534 with every capability dropped and a
+/// read-only root: tini-rs runs (single-threaded, saying why: clone3 is
+/// refused with EPERM, which glibc does not fall back from), reaps an
+/// orphan, and `docker stop`'s SIGTERM reaches the app's handler. Before,
+/// it did not start (`cannot start a thread: Operation not permitted`,
+/// measured before the fix).
+/// The control is Debian's tini-static, bind-mounted into the same image.
+#[test]
+fn docker_restrictive_seccomp_profile_as_nobody_on_a_read_only_root() {
+    let test = "docker_restrictive_seccomp_profile_as_nobody_on_a_read_only_root";
+    let Some(d) = docker(test) else { return };
+    let control = "/usr/bin/tini-static";
+    if !Path::new(control).exists() {
+        unavailable(
+            test,
+            "the control /usr/bin/tini-static is missing (Debian's tini)",
+        );
+        return;
+    }
+    let dir = TempDir::new("seccomp-profile");
+    let profile = format!("seccomp={}", restrictive_profile(&dir));
+    let mount = format!("{control}:/tini-static:ro");
+    let script = "touch /tmp/probe 2>/dev/null && echo writable; (sleep 0.3 &); \
+                  trap 'echo got-TERM; exit 3' TERM; echo ready; sleep 1000 & wait $!; exit 9";
+    for init in ["/tini-rs", "/tini-static"] {
+        let c = d.container("restricted");
+        c.start(&[
+            "--security-opt",
+            &profile,
+            "--user",
+            "65534:65534",
+            "--cap-drop",
+            "ALL",
+            "--read-only",
+            "-v",
+            &mount,
+            "--entrypoint",
+            init,
+            IMAGE,
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]);
+        c.wait_for_log("ready");
+        let pid: i32 = c
+            .inspect("{{.State.Pid}}")
+            .parse()
+            .expect("the container's pid");
+        for (field, want) in [("Seccomp", "2"), ("CapEff", "0000000000000000")] {
+            assert_eq!(
+                common::status_field(pid, field).as_deref(),
+                Some(want),
+                "{init}: {field}"
+            );
+        }
+        assert!(
+            common::status_field(pid, "Uid").is_some_and(|u| u.starts_with("65534\t")),
+            "{init}: not uid 65534"
+        );
+        // The orphan's 0.3 s run out; PID 1 reaps it.
+        let reaped = wait_until(Duration::from_secs(10), || {
+            common::children_of(pid).len() == 1 && common::zombies_under(pid).is_empty()
+        });
+        assert!(reaped, "{init}: the orphan was not reaped");
+        let took = c.stop();
+        let logs = c.logs();
+        assert!(
+            !logs.contains("writable"),
+            "{init}: the root is writable:\n{logs}"
+        );
+        assert!(logs.contains("got-TERM"), "{init}: no SIGTERM:\n{logs}");
+        assert_eq!(c.inspect("{{.State.ExitCode}}"), "3", "{init}:\n{logs}");
+        assert!(took < STOP_WITHIN, "{init}: stop took {took:?}");
+        if init == "/tini-rs" {
+            assert!(
+                logs.contains("running single-threaded")
+                    && logs.contains("Operation not permitted"),
+                "tini-rs must say it runs single-threaded, and why:\n{logs}"
+            );
+        }
+    }
+}

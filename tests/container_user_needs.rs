@@ -1,6 +1,9 @@
 //! What users ask every init for, shown in a real Docker engine (issue 20):
 //! - why the main child died: the signal, a core, and whether the kernel's
 //!   OOM killer sent the SIGKILL (`docker run -m 32m`), or someone else;
+//! - `--wait-all`: the container outlives a main child that hands over to a
+//!   successor or daemonizes, signals reach what is left, and a stop is
+//!   still bounded by the grace period;
 //! - tini-rs as a HEALTHCHECK wrapper, under a PID 1 that never reaps: the
 //!   probe's orphans neither pile up as zombies nor stay as strays, and the
 //!   probe's exit status reaches Docker's health state unchanged.
@@ -207,6 +210,144 @@ fn docker_normal_exit_says_nothing() {
         tini_lines(&err).is_empty(),
         "tini-rs said something:\n{err}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// 2. --wait-all: stay up while the other processes live.
+
+/// "Well inside" `docker stop`'s timeout of 20 s.
+const STOP_WITHIN: Duration = Duration::from_secs(8);
+
+/// The Jenkins shape: the main child starts its successor in a session of
+/// its own and exits 7 at once. The successor runs until /tmp/done exists
+/// (or, on SIGTERM, says so and exits 0).
+const HANDOVER: &str = r#"
+    setsid sh -c 'trap "echo successor-got-TERM; exit 0" TERM
+                  echo successor-ready
+                  while [ ! -e /tmp/done ]; do sleep 0.1; done
+                  echo successor-done' &
+    exit 7
+"#;
+
+/// Starts the fixture with `/tini-rs -v TINI_OPTS -- sh -c SCRIPT` and
+/// waits (bounded) until tini-rs has reaped the main child.
+fn start_with_main_child_gone<'e>(
+    d: &'e Engine,
+    tag: &str,
+    tini_opts: &[&str],
+    script: &str,
+    ready: &str,
+) -> Container<'e> {
+    let c = d.container(tag);
+    let mut args = vec!["--entrypoint", "/tini-rs", IMAGE, "-v"];
+    args.extend_from_slice(tini_opts);
+    args.extend(["--", "sh", "-c", script]);
+    c.start(&args);
+    c.wait_for_log(ready);
+    c.wait_for_log("Main child exited with status");
+    c
+}
+
+/// With --wait-all the container outlives the main child: `docker exec`
+/// still finds it running, the successor finishes its work, and the
+/// container's exit code is the main child's 7, not the successor's 0.
+#[test]
+fn docker_wait_all_outlives_a_main_child_that_hands_over() {
+    let Some(d) = docker("docker_wait_all_outlives_a_main_child_that_hands_over") else {
+        return;
+    };
+    let c = start_with_main_child_gone(d, "handover", &["--wait-all"], HANDOVER, "successor-ready");
+    // Only a running container takes an exec: this one still runs.
+    d.ok(&["exec", &c.name, "touch", "/tmp/done"]);
+    assert_eq!(d.ok(&["wait", &c.name]).trim(), "7", "{}", c.logs());
+    let logs = c.logs();
+    assert!(logs.contains("successor-done"), "{logs}");
+}
+
+/// The control: without --wait-all (today's behaviour, tini's) the
+/// container ends with the main child, and the successor never finishes.
+#[test]
+fn docker_without_wait_all_the_successor_dies_with_the_main_child() {
+    let Some(d) = docker("docker_without_wait_all_the_successor_dies_with_the_main_child") else {
+        return;
+    };
+    let c = d.container("handover-off");
+    c.start(&[
+        "--entrypoint",
+        "/tini-rs",
+        IMAGE,
+        "--",
+        "sh",
+        "-c",
+        HANDOVER,
+    ]);
+    assert_eq!(d.ok(&["wait", &c.name]).trim(), "7", "{}", c.logs());
+    let (code, _, _) = d.exec(&["exec", &c.name, "touch", "/tmp/done"]);
+    assert_ne!(code, 0, "exec into a container that has ended");
+    assert!(!c.logs().contains("successor-done"), "{}", c.logs());
+}
+
+/// `docker stop` of the handed-over container with --grace-period 2: the
+/// successor gets one SIGTERM (from the shutdown; the stop signal is not
+/// also passed on) and exits; a process that ignores SIGTERM is killed at
+/// the deadline. The stop takes the grace period, well inside the engine's
+/// timeout, and the exit code is still the main child's.
+#[test]
+fn docker_wait_all_stop_is_bounded_by_the_grace_period() {
+    let Some(d) = docker("docker_wait_all_stop_is_bounded_by_the_grace_period") else {
+        return;
+    };
+    let script = format!(
+        "setsid sh -c 'trap \"\" TERM; echo stubborn-ready; while :; do sleep 0.1; done' &\n{HANDOVER}"
+    );
+    let c = start_with_main_child_gone(
+        d,
+        "handover-stop",
+        &["--wait-all", "--grace-period", "2"],
+        &script,
+        "successor-ready",
+    );
+    c.wait_for_log("stubborn-ready");
+    let took = c.stop();
+    let logs = c.logs();
+    assert_eq!(c.inspect("{{.State.ExitCode}}"), "7", "{logs}");
+    assert_eq!(
+        logs.lines()
+            .filter(|l| l.trim() == "successor-got-TERM")
+            .count(),
+        1,
+        "the successor must get exactly one SIGTERM:\n{logs}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < STOP_WITHIN,
+        "stop took {took:?}; the grace period is 2 s:\n{logs}"
+    );
+}
+
+/// A main child that daemonizes (double fork, new session) and exits 0:
+/// the container stays; `docker kill -s USR1` reaches the daemon, since
+/// signals now go to every remaining process; `docker stop` (no grace
+/// period) passes SIGTERM on to it, and the container exits 0.
+#[test]
+fn docker_wait_all_daemonizing_main_child_gets_the_signals() {
+    let Some(d) = docker("docker_wait_all_daemonizing_main_child_gets_the_signals") else {
+        return;
+    };
+    let script = r#"
+        (setsid sh -c 'trap "echo daemon-got-USR1" USR1
+                       trap "echo daemon-got-TERM; exit 0" TERM
+                       echo daemon-ready
+                       while :; do sleep 0.1; done' &)
+        exit 0
+    "#;
+    let c = start_with_main_child_gone(d, "daemon", &["--wait-all"], script, "daemon-ready");
+    d.ok(&["kill", "-s", "USR1", &c.name]);
+    c.wait_for_log("daemon-got-USR1");
+    let took = c.stop();
+    let logs = c.logs();
+    assert!(logs.contains("daemon-got-TERM"), "{logs}");
+    assert_eq!(c.inspect("{{.State.ExitCode}}"), "0", "{logs}");
+    assert!(took < STOP_WITHIN, "stop took {took:?}:\n{logs}");
 }
 
 // ---------------------------------------------------------------------------

@@ -161,6 +161,7 @@ pub fn directory_left_before_the_spawn(tini_args: &[&str]) {
         .arg(tini_rs())
         .args(tini_args)
         .args([
+            "--",
             "sh",
             "-c",
             "readlink /proc/$PPID/cwd; readlink /proc/$$/cwd",

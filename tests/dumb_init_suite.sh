@@ -12,7 +12,7 @@
 #
 # Four tests compare dumb-init's own prose byte for byte (its help text, its
 # version line, its usage line, its -r error text); tini-rs writes its own
-# words, so those are deselected (README.md lists them; src/dumb_init.rs's
+# words, so those are deselected (tests/README.md lists them; src/dumb_init.rs's
 # unit tests and tests/dumb_init.rs cover the same inputs). Every other test
 # must pass, and every collected test must report.
 #
@@ -33,7 +33,7 @@ BINARY=$(readlink -f "$1")
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 started=$(date +%s)
 
-# The upstream version the suite is written for (README.md names it).
+# The upstream version the suite is written for (tests/README.md names it).
 DUMB_INIT_VERSION=1.2.5
 # The prose comparisons tini-rs does not copy (see above), as pytest ids.
 DESELECTED=(

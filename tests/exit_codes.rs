@@ -35,24 +35,32 @@ fn every_exit_code_0_to_255_propagates() {
 fn dash_e_reports_the_named_codes_as_0_and_only_those() {
     let exit = |code: &str| format!("exit {code}");
     assert_eq!(
-        run_tini(&["-e", "3", "sh", "-c", &exit("3")], as_subreaper).0,
+        run_tini(&["-e", "3", "--", "sh", "-c", &exit("3")], as_subreaper).0,
         0
     );
     assert_eq!(
-        run_tini(&["-e", "3", "sh", "-c", &exit("4")], as_subreaper).0,
+        run_tini(&["-e", "3", "--", "sh", "-c", &exit("4")], as_subreaper).0,
         4
     );
     // Repeatable, and in getopt's attached form.
     for code in ["2", "7", "255"] {
-        let args = ["-e", "2", "-e7", "-e", "255", "sh", "-c", &exit(code)];
+        let args = ["-e", "2", "-e7", "-e", "255", "--", "sh", "-c", &exit(code)];
         assert_eq!(run_tini(&args, as_subreaper).0, 0, "exit {code}");
     }
     assert_eq!(
-        run_tini(&["-e", "2", "-e7", "sh", "-c", &exit("0")], as_subreaper).0,
+        run_tini(
+            &["-e", "2", "-e7", "--", "sh", "-c", &exit("0")],
+            as_subreaper
+        )
+        .0,
         0
     );
     assert_eq!(
-        run_tini(&["-e", "2", "-e7", "sh", "-c", &exit("1")], as_subreaper).0,
+        run_tini(
+            &["-e", "2", "-e7", "--", "sh", "-c", &exit("1")],
+            as_subreaper
+        )
+        .0,
         1
     );
 }
@@ -60,13 +68,17 @@ fn dash_e_reports_the_named_codes_as_0_and_only_those() {
 #[test]
 fn dash_e_remaps_death_by_signal_too() {
     let term = "kill -TERM $$";
-    assert_eq!(run_tini(&["sh", "-c", term], as_subreaper).0, 143);
+    assert_eq!(run_tini(&["--", "sh", "-c", term], as_subreaper).0, 143);
     assert_eq!(
-        run_tini(&["-e", "143", "sh", "-c", term], as_subreaper).0,
+        run_tini(&["-e", "143", "--", "sh", "-c", term], as_subreaper).0,
         0
     );
     assert_eq!(
-        run_tini(&["-e", "143", "sh", "-c", "kill -KILL $$"], as_subreaper).0,
+        run_tini(
+            &["-e", "143", "--", "sh", "-c", "kill -KILL $$"],
+            as_subreaper
+        )
+        .0,
         137
     );
 }
@@ -164,7 +176,13 @@ fn usage_errors_exit_1_with_a_first_line_naming_the_bad_value() {
         assert_eq!(out, "", "{args:?}: usage errors go to stderr");
         let first = err.lines().next().unwrap_or_default();
         assert!(first.contains(bad), "{args:?}: {first:?} must name {bad:?}");
-        assert!(err.contains("Usage:"), "{args:?}: the usage follows");
+        // Not after a bad -e or -p value: one line, as in tini.
+        let value_of_e_or_p = args.first().is_some_and(|a| *a == "-e" || *a == "-p");
+        assert_eq!(
+            err.contains("Usage:"),
+            !value_of_e_or_p,
+            "{args:?}: the usage follows, or not: {err}"
+        );
     }
 }
 
@@ -174,7 +192,7 @@ fn a_usage_error_runs_nothing() {
     let dir = TempDir::new("usage-runs-nothing");
     let marker = dir.file("ran");
     let touch = format!("touch {}", marker.display());
-    let (code, _, _) = run(tini(&["-e", "256", "sh", "-c", &touch]), LIMIT);
+    let (code, _, _) = run(tini(&["-e", "256", "--", "sh", "-c", &touch]), LIMIT);
     assert_eq!(code, 1);
     assert!(!marker.exists());
 }

@@ -1,7 +1,8 @@
 //! Hostile input: random and malformed command lines and environments, run
 //! through the real binary. tini-rs never panics; every rejection is exactly
 //! one line on stderr (`tini-rs: MESSAGE`), a blank line, the usage, and
-//! exit 1 (src/main.rs); exec failures are one error line with tini's codes
+//! exit 1 (src/main.rs), except a bad `-e` or `-p` value, which is the one
+//! line alone, as in tini; exec failures are one error line with tini's codes
 //! (126, 127); arguments after the program pass through byte for byte; a
 //! malformed value that tini tolerates is one warning, then the default.
 //!
@@ -45,7 +46,8 @@ fn os(args: &[&str]) -> Vec<OsString> {
 }
 
 /// The rejection format: the one-line message (returned), a blank line, the
-/// usage; nothing on stdout; exit 1.
+/// usage (except after a bad `-e` or `-p` value: the line alone); nothing
+/// on stdout; exit 1.
 fn rejection(code: i32, out: &str, err: &str) -> Result<String, String> {
     if code != 1 {
         return Err(format!("exit {code}, want 1"));
@@ -62,7 +64,13 @@ fn rejection(code: i32, out: &str, err: &str) -> Result<String, String> {
     if message.trim().is_empty() {
         return Err("empty message".into());
     }
-    if tail != format!("\n{}", usage()) {
+    // A bad -e or -p value is the one line alone, as in tini.
+    let bad_dash_e_or_p = message.contains("' for -e") || message.contains("' for -p");
+    if bad_dash_e_or_p {
+        if !tail.is_empty() {
+            return Err(format!("a bad -e or -p value is one line alone: {err:?}"));
+        }
+    } else if tail != format!("\n{}", usage()) {
         return Err(format!(
             "after the message must come a blank line and the usage: {err:?}"
         ));

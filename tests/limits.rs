@@ -63,24 +63,11 @@ fn with_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, limit: u6
     }
 }
 
-fn child_running(pid: i32, comm: &str) -> i32 {
-    let mut found = 0;
-    let seen = wait_until(LIMIT, || {
-        found = children_of(pid)
-            .into_iter()
-            .find(|&c| proc_comm(c).as_deref() == Some(comm))
-            .unwrap_or(0);
-        found != 0
-    });
-    assert!(seen, "pid {pid} never ran {comm}");
-    found
-}
-
 /// Starts `cmd` (an init whose main child runs `sleep 1000` in busybox),
 /// waits for the sleep, sends SIGTERM and expects it passed on: exit 143.
 fn assert_forwards_sigterm(cmd: Command, what: &str) {
     let mut init = Running::start_captured(cmd);
-    child_running(init.pid(), "sleep");
+    child_named(init.pid(), "sleep");
     init.signal(libc::SIGTERM);
     let code = init.exit_code(LIMIT);
     let (_, err) = init.output();
@@ -130,7 +117,10 @@ fn a_64_kib_stack_is_enough() {
 /// Somewhere a helper thread's stack no longer fits, somewhere the child's
 /// spawn beside it does not: at every size tini-rs either runs the child
 /// (exit 3, as the child asked) or fails before the child ran, with a line
-/// on stderr; nothing is ever left in the cgroup after it.
+/// on stderr (or, at the smallest sizes, the dynamic loader dies of a
+/// signal before tini-rs runs); nothing is ever left in the cgroup after
+/// it. The limit is set on `unshare`, which runs tini-rs as PID 1 and
+/// passes it on.
 #[test]
 fn every_small_address_space_runs_the_child_or_fails_before_it() {
     if !require_root("every_small_address_space_runs_the_child_or_fails_before_it")
@@ -147,7 +137,18 @@ fn every_small_address_space_runs_the_child_or_fails_before_it() {
         let cgroup = PidsCgroup::create("as-sweep", 100);
         for grace in [false, true] {
             let args: &[&str] = if grace { &["--grace-period", "2"] } else { &[] };
-            let mut cmd = init_command(Path::new(tini_rs()), args, &script);
+            // As PID 1 of its own PID namespace, as in a container: as a
+            // subreaper on a busy host, the grace period's look at /proc
+            // would list every process of the host, and it is that list,
+            // not tini-rs, that would then run out of memory.
+            let mut cmd = Command::new("unshare");
+            cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
+                .arg(tini_rs())
+                .args(args)
+                .args(["--", BUSYBOX, "sh", "-c", &script])
+                .env_remove("TINI_VERBOSITY")
+                .env_remove("TINI_GRACE_PERIOD")
+                .env_remove("RUST_LOG");
             with_rlimit(&mut cmd, libc::RLIMIT_AS, kib * 1024);
             cgroup.join_before_exec(&mut cmd);
             let what = format!("RLIMIT_AS {kib} KiB {args:?}");
@@ -165,7 +166,12 @@ fn every_small_address_space_runs_the_child_or_fails_before_it() {
                     !marker.exists(),
                     "{what}: exit {code} after the child ran: {err}"
                 );
-                assert!(!err.trim().is_empty(), "{what}: exit {code} without a word");
+                // Silent only when the dynamic loader itself crashed, before
+                // tini-rs ran at all (near the smallest sizes).
+                assert!(
+                    !err.trim().is_empty() || code > 128,
+                    "{what}: exit {code} without a word"
+                );
             }
             let _ = std::fs::remove_file(&marker);
         }
@@ -239,7 +245,7 @@ fn rlimit_nproc_runs_single_threaded_or_fails_before_the_child() {
                 continue;
             }
             // `busybox sleep` keeps busybox's name.
-            child_running(running.pid(), "busybox");
+            child_named(running.pid(), "busybox");
             running.signal(libc::SIGTERM);
             let code = running.exit_code(LIMIT);
             let (_, err) = running.output();
@@ -273,7 +279,7 @@ fn three_tasks_with_a_grace_period_give_the_child_the_room() {
     );
     cgroup.join_before_exec(&mut cmd);
     let mut init = Running::start_captured(cmd);
-    child_running(init.pid(), "sleep");
+    child_named(init.pid(), "sleep");
     assert_eq!(status_field(init.pid(), "Threads").as_deref(), Some("1"));
     init.signal(libc::SIGTERM);
     // The child ignores SIGTERM: the grace period's SIGKILL ends it.

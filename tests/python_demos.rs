@@ -54,7 +54,8 @@ fn reaped_line(stderr: &Path, pid: i32) -> bool {
         std::fs::read_to_string(stderr)
             .unwrap_or_default()
             .lines()
-            .any(|l| l.ends_with(&line))
+            // The line may go on with how the process ended: "...; it was killed by ...".
+            .any(|l| l.ends_with(&line) || l.contains(&format!("{line};")))
     })
 }
 

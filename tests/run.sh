@@ -17,6 +17,13 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
+# The tree guard first (tests/tree_guard.rs; `cargo test` below runs it
+# again): merge-conflict markers, or a log line or option the documents
+# quote that src/ no longer has, fail in seconds, before any install.
+guard_start=$SECONDS
+cargo test --test tree_guard
+echo "tests/run.sh: tree guard passed in $((SECONDS - guard_start)) s"
+
 # Debian packages the tests use: unshare/script (util-linux, bsdutils),
 # python3 for the classic zombie demos, strace for idle-syscall checks, the
 # container engines and a static busybox for FROM-scratch images, and the
@@ -72,13 +79,13 @@ tests/tini_suite.sh "$TINI_RS_STATIC"
 # dumb-init's own pytest suite and test-zombies, with the binary as dumb-init.
 tests/dumb_init_suite.sh "$TINI_RS_STATIC"
 python3 tests/bench/bench.py --quick
-# The README's "What a stop loses" table, one run per cell: the script keeps
+# BENCHMARKS.md's "What a stop loses" table, one run per cell: the script keeps
 # working, and the log shows the table as this run measured it.
 if [ -n "${TINI_RS_APPS_IMAGE:-}" ]; then
   python3 tests/apps/stop_loses.py --runs 1
 fi
 # tini-rs under Kubernetes' container runtime (containerd's CRI plugin, its
 # own containerd): the pod sandbox, a container's init with and without
-# --grace-period, a member of a pod's shared PID namespace (60 to 120 s).
+# --grace-period, a member of a pod's shared PID namespace (1 to 2.5 minutes).
 DOCKER_HOST="$TINI_RS_DOCKER_HOST" TINI_RS_APPS_IMAGE="${TINI_RS_APPS_IMAGE:-}" \
   tests/cri/run.sh "$TINI_RS_STATIC"

@@ -11,13 +11,11 @@
 
 mod common;
 
+use common::reachable::tini_rs_and_control;
 use common::*;
 use std::ffi::OsString;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// tini (Debian's tini package), built static: the control.
-const TINI_STATIC: &str = "/usr/bin/tini-static";
 
 /// `binary args` with the calls `names` failing with `errno`.
 fn filtered(binary: &str, errno: i32, names: &str, args: &[&str]) -> Command {
@@ -32,39 +30,12 @@ fn filtered(binary: &str, errno: i32, names: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// tini-rs and, when it is installed, the control.
-fn binaries(test: &str) -> Vec<&'static str> {
-    if std::path::Path::new(TINI_STATIC).exists() {
-        vec![tini_rs(), TINI_STATIC]
-    } else {
-        skip(
-            test,
-            "the control /usr/bin/tini-static is missing (Debian's tini package; tests/run.sh installs it)",
-        );
-        vec![]
-    }
-}
-
 fn errno_name(errno: i32) -> &'static str {
     match errno {
         libc::EPERM => "EPERM",
         libc::ENOSYS => "ENOSYS",
         _ => "?",
     }
-}
-
-/// Waits until `pid` has a child running `comm` and returns its pid.
-fn child_running(pid: i32, comm: &str) -> i32 {
-    let mut found = 0;
-    let seen = wait_until(LIMIT, || {
-        found = children_of(pid)
-            .into_iter()
-            .find(|&c| proc_comm(c).as_deref() == Some(comm))
-            .unwrap_or(0);
-        found != 0
-    });
-    assert!(seen, "pid {pid} never ran {comm}");
-    found
 }
 
 /// The voluntary context switches of `pid`'s thread: one per wake-up.
@@ -79,7 +50,7 @@ fn wakeups(pid: i32) -> u64 {
 /// its pid is still its own). Before the fix tini-rs warned and dropped it.
 #[test]
 fn pidfd_send_signal_refused_signals_by_pid() {
-    for binary in binaries("pidfd_send_signal_refused_signals_by_pid") {
+    for binary in tini_rs_and_control("pidfd_send_signal_refused_signals_by_pid") {
         for errno in [libc::EPERM, libc::ENOSYS] {
             let what = format!("{binary}, pidfd_send_signal {}", errno_name(errno));
             let cmd = filtered(
@@ -89,7 +60,7 @@ fn pidfd_send_signal_refused_signals_by_pid() {
                 &["-s", "--", "sleep", "1000"],
             );
             let mut tini = Running::start_captured(cmd);
-            child_running(tini.pid(), "sleep");
+            child_named(tini.pid(), "sleep");
             tini.signal(libc::SIGTERM);
             let code = tini.exit_code(LIMIT);
             let (_, err) = tini.output();
@@ -120,8 +91,8 @@ fn pidfd_send_signal_refused_the_grace_period_still_kills() {
             ],
         );
         let mut tini = Running::start_captured(cmd);
-        let shell = child_running(tini.pid(), "sh");
-        let sleeper = child_running(shell, "sleep");
+        let shell = child_named(tini.pid(), "sh");
+        let sleeper = child_named(shell, "sleep");
         tini.signal(libc::SIGTERM);
         let code = tini.exit_code(LIMIT);
         let (_, err) = tini.output();
@@ -182,7 +153,7 @@ fn rt_sigtimedwait_refused_fails_before_the_child_starts() {
 /// did not start with EPERM.
 #[test]
 fn clone3_refused_the_child_still_runs() {
-    for binary in binaries("clone3_refused_the_child_still_runs") {
+    for binary in tini_rs_and_control("clone3_refused_the_child_still_runs") {
         for errno in [libc::EPERM, libc::ENOSYS] {
             for names in ["clone3", "clone3,pidfd_open,pidfd_send_signal,close_range"] {
                 let what = format!("{binary}, {names} {}", errno_name(errno));
@@ -208,7 +179,7 @@ impl SingleThreaded {
         let main = if main_comm.is_empty() {
             0
         } else {
-            child_running(tini.pid(), main_comm)
+            child_named(tini.pid(), main_comm)
         };
         let pid = tini.pid();
         assert!(wait_asleep(pid, LIMIT), "{args:?}: tini-rs never went idle");
@@ -308,7 +279,7 @@ fn clone3_refused_grace_period_still_kills_at_the_deadline() {
         "trap '' TERM; sleep 1000 & wait",
     ];
     let (run, shell) = SingleThreaded::start("clone3", &args, "sh");
-    let sleeper = child_running(shell, "sleep");
+    let sleeper = child_named(shell, "sleep");
     let sent = Instant::now();
     run.tini.signal(libc::SIGTERM);
     let (code, err) = run.finish(&args);
@@ -340,7 +311,7 @@ fn clone3_refused_pause_mode_still_stops() {
 /// same with -s.
 #[test]
 fn subreaper_prctl_refused() {
-    for binary in binaries("subreaper_prctl_refused") {
+    for binary in tini_rs_and_control("subreaper_prctl_refused") {
         for errno in [libc::EPERM, libc::ENOSYS] {
             let what = format!("{binary}, prctl {}", errno_name(errno));
             // 36 is PR_SET_CHILD_SUBREAPER.
@@ -359,6 +330,26 @@ fn subreaper_prctl_refused() {
                 assert_eq!(err.lines().count(), 1, "{what}: {err}");
                 assert!(err.contains("PR_SET_CHILD_SUBREAPER"), "{what}: {err}");
             }
+        }
+    }
+}
+
+/// statx refused (Rust's std asks it first for a file's metadata, which
+/// tini-rs reads to run a file without `#!` through /bin/sh): std falls
+/// back to fstatat on EPERM and ENOSYS alike, so the script still runs.
+#[test]
+fn statx_refused_a_script_without_a_shebang_still_runs() {
+    let dir = TempDir::new("statx");
+    let script = dir.file("no-shebang");
+    std::fs::write(&script, "exit 5\n").expect("write the script");
+    common::reachable::set_mode(&script, 0o755);
+    let script = script.to_str().expect("a UTF-8 temp path");
+    for binary in tini_rs_and_control("statx_refused_a_script_without_a_shebang_still_runs") {
+        for errno in [libc::EPERM, libc::ENOSYS] {
+            let what = format!("{binary}, statx {}", errno_name(errno));
+            let cmd = filtered(binary, errno, "statx", &["-s", "--", script]);
+            let (code, _, err) = run(cmd, LIMIT);
+            assert_eq!(code, 5, "{what}: {err}");
         }
     }
 }

@@ -210,8 +210,11 @@ fn main_child_ignoring_term_is_killed_at_the_deadline() {
         elapsed >= Duration::from_secs(1),
         "killed before the deadline: {elapsed:?}"
     );
+    // Three seconds of slack past the deadline: a loaded 2-core CI machine
+    // once took more than one. Without the deadline's SIGKILL the child
+    // would live until LIMIT, far past this bound.
     assert!(
-        elapsed < Duration::from_secs(2),
+        elapsed < Duration::from_secs(4),
         "killed long after the deadline: {elapsed:?}"
     );
 }

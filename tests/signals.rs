@@ -341,6 +341,62 @@ fn dash_p_usr2_by_number() {
     parent_death_signal_reaches_child("12", "USR2");
 }
 
+/// -p with a signal tini-rs cannot take itself (tini accepts them, and
+/// with SIGKILL dies itself, leaving its child running): on the parent's
+/// death the main child gets it. SIGKILL ends the main child, and tini-rs
+/// with its status; SIGSTOP stops the main child while tini-rs waits on.
+fn parent_death_signal_goes_to_the_main_child(dash_p_value: &str) -> (i32, i32, Strays) {
+    let dir = TempDir::new("pdeath-child");
+    let child_pid_file = dir.file("child.pid");
+    let main = format!("echo $$ > {}; exec sleep 300", child_pid_file.display());
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#""$@" & echo $! > "$PIDFILE"; wait"#, "sh"])
+        .args([tini_rs(), "-s", "-p", dash_p_value, "--", "sh", "-c", &main])
+        .env("PIDFILE", dir.file("tini.pid"))
+        .stderr(Stdio::null());
+    let mut shell = Running::start(cmd);
+    let pid = |file: &Path| -> i32 { wait_for_text(file, "\n", LIMIT).trim().parse().unwrap() };
+    let tini_pid = pid(&dir.file("tini.pid"));
+    let mut strays = Strays::default();
+    strays.add(tini_pid, "tini-rs");
+    let child = pid(&child_pid_file);
+    strays.add(child, "sleep");
+    // The main child has exec'd sleep: it is the one -p must reach.
+    assert!(wait_until(LIMIT, || proc_comm(child).as_deref() == Some("sleep")));
+    shell.signal(libc::SIGKILL);
+    shell.wait(LIMIT).expect("the shell dies");
+    (tini_pid, child, strays)
+}
+
+#[test]
+fn dash_p_sigkill_kills_the_main_child_not_tini_rs() {
+    let (tini_pid, child, _strays) = parent_death_signal_goes_to_the_main_child("SIGKILL");
+    let gone = |pid: i32| status_field(pid, "State").is_none_or(|s| s.starts_with('Z'));
+    assert!(
+        wait_until(LIMIT, || gone(child)),
+        "the main child outlived -p SIGKILL"
+    );
+    // tini-rs reaped it and exited (gone, or a zombie of whatever adopted it).
+    assert!(
+        wait_until(LIMIT, || gone(tini_pid)),
+        "tini-rs did not exit after its child"
+    );
+}
+
+#[test]
+fn dash_p_sigstop_stops_the_main_child_and_tini_rs_waits() {
+    let (tini_pid, child, _strays) = parent_death_signal_goes_to_the_main_child("SIGSTOP");
+    let stopped = wait_until(LIMIT, || {
+        status_field(child, "State").is_some_and(|s| s.starts_with('T'))
+    });
+    assert!(stopped, "the main child was not stopped by -p SIGSTOP");
+    assert_eq!(proc_comm(tini_pid).as_deref(), Some("tini-rs"));
+    assert!(
+        status_field(tini_pid, "State").is_some_and(|s| !s.starts_with('T') && !s.starts_with('Z')),
+        "tini-rs itself must go on"
+    );
+}
+
 /// The tests' one /proc/PID/stat parser (common::ProcStat) against what the
 /// kernel says through system calls, and against a command name that holds
 /// the separators themselves.

@@ -28,7 +28,7 @@ fi
 BINARY=$(readlink -f "$1")
 REPO_DIR=$(cd "$(dirname "$0")/.." && pwd)
 
-# The upstream version the suite is written for (README.md names it).
+# The upstream version the suite is written for (tests/README.md names it).
 TINI_VERSION=0.19.0
 
 # Something the suite needs is missing: CI must notice, a developer's machine
@@ -125,7 +125,7 @@ fi
 
 # ---------------------------------------------------------------------------
 # 5. The smoke checks of tini's ci/run_build.sh (non-MINIMAL build) that
-#    apply to tini-rs. README.md lists the ones left out and why. Each one is
+#    apply to tini-rs. tests/README.md lists the ones left out and why. Each one is
 #    bounded, so a hang is a failure and not a stuck CI job.
 
 check() { # DESCRIPTION COMMAND...: passes when COMMAND exits 0

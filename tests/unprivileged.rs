@@ -62,19 +62,6 @@ fn unprivileged_init(unshare: &Running) -> i32 {
     init
 }
 
-fn child_running(pid: i32, comm: &str) -> i32 {
-    let mut found = 0;
-    let seen = wait_until(LIMIT, || {
-        found = children_of(pid)
-            .into_iter()
-            .find(|&c| proc_comm(c).as_deref() == Some(comm))
-            .unwrap_or(0);
-        found != 0
-    });
-    assert!(seen, "pid {pid} never ran {comm}");
-    found
-}
-
 /// Starts, reaps an orphan and forwards SIGTERM as PID 1 without privilege
 /// on a read-only root (the main child proves the root is read-only: it
 /// exits 9 if it can write to /tmp).
@@ -96,7 +83,7 @@ fn unprivileged_pid1_on_a_read_only_root_reaps_and_forwards() {
             args.extend(["--", "sh", "-c", script]);
             let mut unshare = Running::start_captured(as_unprivileged_pid1(&init, &args));
             let pid1 = unprivileged_init(&unshare);
-            child_running(pid1, "sleep");
+            child_named(pid1, "sleep");
             // The orphan's 0.2 s are over and it was reaped: one child left.
             let reaped = wait_until(LIMIT, || {
                 children_of(pid1).len() == 1 && zombies_under(pid1).is_empty()
@@ -128,10 +115,10 @@ fn a_signal_refused_with_eperm_is_warned_about_once() {
     let args = ["--", setpriv, "--reuid", "0", "--", "sleep", "1000"];
     let mut unshare = Running::start_captured(as_unprivileged_pid1(&init, &args));
     let pid1 = unprivileged_init(&unshare);
-    let child = child_running(pid1, "sleep");
+    let child = child_named(pid1, "sleep");
     assert!(
         status_field(child, "Uid").is_some_and(|u| u.starts_with("0\t")),
-        "the main child did not become root (is /tmp mounted nosuid?)"
+        "the main child did not become root (is /var/tmp mounted nosuid?)"
     );
     for sig in [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, libc::SIGTERM] {
         unshare.signal_tree_root(pid1, sig);

@@ -19,8 +19,6 @@ pub mod spawn;
 pub mod wait;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::Signal;
-use nix::unistd::Pid;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -195,16 +193,17 @@ fn raw_kill(target: libc::pid_t, sig: i32) -> io::Result<()> {
 }
 
 /// `kill(-1, sig)`: every process we may signal. Only PID 1 of its own PID
-/// namespace may do this, where "every process" means our namespace.
-pub fn kill_every_process_in_namespace(sig: Signal) -> io::Result<()> {
+/// namespace may do this, where "every process" means our namespace. Raw
+/// libc, like [`kill_process`]: `--wait-all` passes real-time signals on
+/// this way too.
+pub fn kill_every_process_in_namespace(sig: i32) -> io::Result<()> {
     if !is_pid1() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             "kill(-1) refused: not PID 1",
         ));
     }
-    nix::sys::signal::kill(Pid::from_raw(-1), sig)?;
-    Ok(())
+    raw_kill(-1, sig)
 }
 
 /// Sends `sig` to tini-rs itself as a process-directed signal from

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What a `docker stop` loses, under each init: the table in README.md.
+"""What a `docker stop` loses, under each init: the table in BENCHMARKS.md.
 
     sudo python3 tests/apps/stop_loses.py [--runs N]
 

@@ -4,10 +4,9 @@
 //! and v2 (`/sys/fs/cgroup` with the memory controller, `memory.max`).
 #![allow(dead_code)]
 
-use std::os::unix::process::CommandExt;
+use super::cgroup;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 pub struct MemoryCgroup {
     pub path: PathBuf,
@@ -48,28 +47,7 @@ impl MemoryCgroup {
 
     /// Makes the process `cmd` starts join this cgroup before it execs.
     pub fn join_before_exec(&self, cmd: &mut Command) {
-        let procs = std::ffi::CString::new(
-            self.path
-                .join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .expect("no NUL in a /sys path");
-        // SAFETY: the closure runs between fork and exec and only makes the
-        // async-signal-safe calls open, write and close on a path allocated
-        // before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-                let err = std::io::Error::last_os_error();
-                libc::close(fd);
-                if ok { Ok(()) } else { Err(err) }
-            });
-        }
+        cgroup::join_before_exec(&self.path, cmd);
     }
 
     /// The most memory the cgroup used (v1 only; v2 has `memory.peak` on
@@ -88,27 +66,12 @@ impl MemoryCgroup {
     }
 
     pub fn procs(&self) -> Vec<i32> {
-        std::fs::read_to_string(self.path.join("cgroup.procs"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+        cgroup::procs(&self.path)
     }
 }
 
 impl Drop for MemoryCgroup {
     fn drop(&mut self) {
-        // Only processes this test put there can be inside.
-        super::wait_until(Duration::from_secs(10), || {
-            let procs = self.procs();
-            for &pid in procs.iter().filter(|&&p| p > 1) {
-                // SAFETY: kill(2) to a process inside our own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            procs.is_empty()
-        });
-        let _ = super::wait_until(Duration::from_secs(5), || {
-            std::fs::remove_dir(&self.path).is_ok()
-        });
+        cgroup::empty_and_remove(&self.path);
     }
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)] // each test crate uses a different part
 
 pub mod agent;
+pub mod cgroup;
 pub mod engine;
 pub mod memory_cgroup;
 pub mod pids_cgroup;
@@ -337,6 +338,21 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         .filter(|p| p.ppid == pid)
         .map(|p| p.pid)
         .collect()
+}
+
+/// Waits (bounded by [`LIMIT`]) until `pid` has a child whose command name
+/// is `comm`, and returns its pid; fails the test otherwise.
+pub fn child_named(pid: i32, comm: &str) -> i32 {
+    let mut found = 0;
+    let seen = wait_until(LIMIT, || {
+        found = children_of(pid)
+            .into_iter()
+            .find(|&c| proc_comm(c).as_deref() == Some(comm))
+            .unwrap_or(0);
+        found != 0
+    });
+    assert!(seen, "pid {pid} never ran {comm}");
+    found
 }
 
 /// Every descendant of `root` (not `root` itself), parents before children.

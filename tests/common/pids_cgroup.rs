@@ -4,11 +4,9 @@
 //! controller) are both handled.
 #![allow(dead_code)]
 
-use std::ffi::CString;
-use std::os::unix::process::CommandExt;
+use super::cgroup;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 pub struct PidsCgroup {
     pub path: PathBuf,
@@ -47,38 +45,13 @@ impl PidsCgroup {
     }
 
     /// Makes the process `cmd` starts join this cgroup before it execs, so
-    /// everything it forks is limited too. (Writing "0" moves the writer.)
+    /// everything it forks is limited too.
     pub fn join_before_exec(&self, cmd: &mut Command) {
-        let procs = CString::new(
-            self.path
-                .join("cgroup.procs")
-                .into_os_string()
-                .into_encoded_bytes(),
-        )
-        .expect("no NUL in a /sys path");
-        // SAFETY: the closure runs between fork and exec and only makes the
-        // async-signal-safe calls open, write and close on a path allocated
-        // before the fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let ok = libc::write(fd, b"0".as_ptr().cast(), 1) == 1;
-                let err = std::io::Error::last_os_error();
-                libc::close(fd);
-                if ok { Ok(()) } else { Err(err) }
-            });
-        }
+        cgroup::join_before_exec(&self.path, cmd);
     }
 
     pub fn procs(&self) -> Vec<i32> {
-        std::fs::read_to_string(self.path.join("cgroup.procs"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect()
+        cgroup::procs(&self.path)
     }
 
     /// How often a fork was refused because of the limit (`pids.events`).
@@ -100,17 +73,6 @@ impl PidsCgroup {
 
 impl Drop for PidsCgroup {
     fn drop(&mut self) {
-        // Only processes this test put there can be inside.
-        crate::common::wait_until(Duration::from_secs(10), || {
-            let procs = self.procs();
-            for &pid in procs.iter().filter(|&&p| p > 1) {
-                // SAFETY: kill(2) to a process inside our own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            procs.is_empty()
-        });
-        let _ = crate::common::wait_until(Duration::from_secs(5), || {
-            std::fs::remove_dir(&self.path).is_ok()
-        });
+        cgroup::empty_and_remove(&self.path);
     }
 }

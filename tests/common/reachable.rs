@@ -17,7 +17,18 @@ pub struct Reachable {
 impl Reachable {
     /// tini-rs, and tini-static when it is installed.
     pub fn new(tag: &str) -> Reachable {
+        // /var/tmp rather than /tmp: a setuid copy must work there, and
+        // some systems mount /tmp nosuid (a tmpfs on Debian 13).
         let dir = TempDir::new(tag);
+        let dir = match Path::new("/var/tmp").is_dir() {
+            true => {
+                let path = Path::new("/var/tmp").join(dir.0.file_name().expect("a temp dir name"));
+                drop(dir);
+                std::fs::create_dir_all(&path).expect("create a dir in /var/tmp");
+                TempDir(path)
+            }
+            false => dir,
+        };
         set_mode(&dir.0, 0o755);
         copy(Path::new(tini_rs()), &dir.file("tini-rs"));
         if Path::new(TINI_STATIC).exists() {
@@ -59,6 +70,21 @@ impl Reachable {
         std::fs::create_dir_all(&path).expect("create a shared directory");
         set_mode(&path, 0o777);
         path
+    }
+}
+
+/// tini-rs where cargo built it, and the control where Debian installs it
+/// when it is there (else a skip, which fails under CI): for tests that
+/// run both as root.
+pub fn tini_rs_and_control(test: &str) -> Vec<&'static str> {
+    if Path::new(TINI_STATIC).exists() {
+        vec![tini_rs(), TINI_STATIC]
+    } else {
+        skip(
+            test,
+            "the control /usr/bin/tini-static is missing (tests/run.sh installs Debian's tini)",
+        );
+        vec![]
     }
 }
 

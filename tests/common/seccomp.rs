@@ -45,6 +45,7 @@ fn syscall_number(name: &[u8]) -> Option<libc::c_long> {
         b"rt_sigtimedwait" => libc::SYS_rt_sigtimedwait,
         b"prctl" => libc::SYS_prctl,
         b"kill" => libc::SYS_kill,
+        b"statx" => libc::SYS_statx,
         _ => return None,
     })
 }

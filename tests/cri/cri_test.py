@@ -468,20 +468,36 @@ class Sandbox(PodTest):
 
 
 
-class SandboxSigterm(PodTest):
+class SandboxSignals(PodTest):
     """tini-rs pass only: busybox sleep, PID 1 without a handler, never
-    takes a SIGTERM from outside its namespace."""
+    takes a signal sent from outside its namespace."""
 
     def test_3_control_a_sandbox_stopped_by_sigterm_is_seen_exiting_0(self):
         """The control of the SIGKILL check above: tini-rs -P that gets
-        SIGTERM (sent here, not by containerd) is seen exiting with 0."""
+        SIGTERM (sent here, not by containerd) is seen exiting with 0, and
+        the pod, its sandbox gone, is NOTREADY (the kubelet would make the
+        pod anew). Before that, SIGHUP, SIGUSR1 and SIGPIPE, once taken
+        (no longer pending), leave it running and the pod READY."""
         pod = self.pod(shared_pid=True)
         sandbox = pod.pid()
         self.assert_sandbox_process(sandbox)
         ending = Ending(sandbox)
         self.addCleanup(ending.close)
-        os.kill(sandbox, 15)  # the sandbox process of this test's pod
+        for sig in (1, 10, 13):  # the sandbox process of this test's pod
+            os.kill(sandbox, sig)
+
+        def taken():
+            return all(int(status_field(sandbox, f) or "1", 16) == 0
+                       for f in ("SigPnd", "ShdPnd"))
+
+        self.assertTrue(wait_until(REAP_SECS, taken), "the signals stay pending")
+        self.assertTrue(alive(sandbox), "tini-rs -P ended on SIGHUP, SIGUSR1 or SIGPIPE")
+        self.assertEqual(pod.info()[0].status.state, api.SANDBOX_READY)
+        os.kill(sandbox, 15)
         self.assertEqual(ending.last_line(), "+++ exited with 0 +++")
+        self.assertTrue(
+            wait_until(READY_SECS, lambda: pod.info()[0].status.state == api.SANDBOX_NOTREADY),
+            "the pod stayed READY without its sandbox")
 
 
 # --------------------------------------------------------------------------
@@ -596,7 +612,7 @@ def main():
     loader = unittest.TestLoader()
     suite = loader.loadTestsFromTestCase(Sandbox)
     if SANDBOX == "tini-rs":
-        suite.addTests(loader.loadTestsFromTestCase(SandboxSigterm))
+        suite.addTests(loader.loadTestsFromTestCase(SandboxSignals))
         suite.addTests(loader.loadTestsFromTestCase(Init))
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stderr).run(suite)
     return 0 if result.wasSuccessful() else 1
