@@ -136,6 +136,16 @@ impl Walk {
         }
     }
 
+    /// `Some(true)` when /proc is not the proc filesystem of tini-rs's PID
+    /// namespace, `Some(false)` when it is, `None` while that cannot be
+    /// read.
+    pub fn proc_is_foreign(&mut self) -> Option<bool> {
+        if self.foreign.is_none() {
+            self.foreign = foreign_proc(self.root).ok();
+        }
+        self.foreign.as_ref().map(Option::is_some)
+    }
+
     /// The living descendants of `root`, at any depth: processes that left
     /// its process group or session and double-forked daemons (re-parented
     /// to a subreaper `root`) included; nothing outside its tree.

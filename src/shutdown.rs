@@ -144,11 +144,15 @@ impl MainChild {
     /// SIGKILL to the main child, unless it is gone. Call it only before the
     /// reaper reported its exit. The pidfd is closed after: later passes
     /// find the main child in the walk, which may need that descriptor.
-    fn kill(&mut self) -> bool {
+    /// Without a pidfd, by pid after the check through /proc; where /proc
+    /// cannot check it (foreign: the entry read at spawn was another
+    /// process's; or none was read), by pid alone, as the forwarder signals
+    /// it: our own child whose exit is unreported still has its pid.
+    fn kill(&mut self, proc_is_ours: bool) -> bool {
         match (self.pidfd.take(), &self.process) {
             (Some(pidfd), _) => pidfd.send_signal(libc::SIGKILL).is_ok(),
-            (None, Some(process)) => signal_descendant(process, libc::SIGKILL),
-            (None, None) => false,
+            (None, Some(process)) if proc_is_ours => signal_descendant(process, libc::SIGKILL),
+            (None, _) => sys::kill_process(self.pid, libc::SIGKILL).is_ok(),
         }
     }
 }
@@ -398,12 +402,13 @@ impl Stopping {
     fn kill_everything(&mut self, mut main_child: Option<&mut MainChild>) {
         let first_pass = !self.killed_at_deadline;
         self.killed_at_deadline = true;
+        let proc_is_ours = self.walk.proc_is_foreign() == Some(false);
         if first_pass
             && let Some(main_child) = main_child.as_deref_mut()
-            && main_child.kill()
+            && main_child.kill(proc_is_ours)
         {
-            // Through its pidfd (or by pid after the start-time check);
-            // later passes find it in the walk, or kill(-1) reaches it.
+            // Through its pidfd (or by pid, see `kill`); later passes
+            // find it in the walk, or kill(-1) reaches it.
             self.killed += 1;
             log::info!("Shutdown: grace period over; main child still running, sending SIGKILL");
         }

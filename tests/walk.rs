@@ -15,67 +15,94 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// The unprivileged user the foreign-/proc test runs as (`nobody`): even a
-/// wrong signal from it could reach nothing of root's, and inside its own
-/// PID namespace nothing outside that namespace.
+/// The unprivileged user the foreign-/proc tests run as (`nobody`).
 const NOBODY: &str = "65534";
 
+/// What a run of tini-rs in a foreign /proc left behind (see
+/// [`in_a_foreign_proc`]).
+struct ForeignRun {
+    /// tini-rs's exit code as its parent shell saw it.
+    code: String,
+    /// How long the whole namespace lived.
+    elapsed: Duration,
+    /// What went wrong, for a failed assertion: every result and the log.
+    context: String,
+    log: String,
+}
+
 /// `unshare --pid --fork` WITHOUT `--mount-proc`: /proc is still the outer
-/// namespace's, so the numbers in it are not the pids tini-rs sees. tini-rs
-/// runs as a subreaper (inner pid 2, beside the inner PID 1 shell) as an
-/// unprivileged user, with a bystander beside it. Before the fix tini-rs
-/// took the outer pid 2's children (kernel threads, outer pids 3, 4, ...)
-/// for its descendants and signalled whatever has those numbers inside:
-/// the bystander got SIGTERM and then SIGKILL, and so did tini-rs's own
-/// threads, which killed tini-rs itself (137 instead of the main child's
-/// 42). Now it says once that /proc is foreign, signals nothing the walk
-/// would find there, and waits for its orphan to end by itself.
-#[test]
-fn a_foreign_proc_is_not_walked_and_nothing_beside_tini_rs_is_signalled() {
-    if !require_root("a_foreign_proc_is_not_walked_and_nothing_beside_tini_rs_is_signalled") {
-        return;
+/// namespace's, so the numbers in it are not the pids tini-rs sees. As an
+/// unprivileged user (`nobody`, so that even a wrong signal could reach
+/// nothing of root's, and nothing outside the namespace this test made),
+/// the namespace's PID 1 shell runs `before`, then starts `tini_rs_command`
+/// (inner pid 2 when `before` starts no process), then a bystander beside
+/// it that records a SIGTERM; `after_start` runs then (with `$t`, tini-rs's pid, and `$D`,
+/// the results directory). Once tini-rs has exited, the bystander must be
+/// alive and have received nothing. `$T` is tini-rs, `$S` the seccomp
+/// proxy (this test binary, see `common::seccomp`).
+fn in_a_foreign_proc(
+    test: &str,
+    before: &str,
+    tini_rs_command: &str,
+    after_start: &str,
+) -> Option<ForeignRun> {
+    if !require_root(test) {
+        return None;
     }
-    // `nobody` runs its own copy of tini-rs (the build directory may be
-    // closed to it) and writes its results in a directory open to it.
+    // `nobody` runs its own copies (the build directory may be closed to
+    // it) and writes its results in a directory open to it.
     let reachable = Reachable::new("walk-foreign");
+    let proxy = reachable.add(&std::env::current_exe().expect("the test binary"));
     let results = reachable.shared_dir("out");
-    // Inner PID 1 (a shell) starts tini-rs first, so that it is inner pid 2,
-    // then the bystander, which traps SIGTERM to record it. tini-rs's main
-    // child leaves an orphan that ignores SIGTERM and ends by itself after
-    // 3 s, past the 1 s grace period.
-    let script = r#"
-T=$1
-D=$2
-"$T" -v -s --grace-period 1 -- sh -c '(trap "" TERM; sleep 3) & exit 42' 2> "$D/log" &
+    let script = format!(
+        r#"
+T=$1 S=$2 D=$3
+{before}
+{tini_rs_command} 2> "$D/log" &
 t=$!
 sh -c 'trap "echo TERM >> $0/bystander-signals" TERM; while :; do sleep 0.1; done' "$D" &
 b=$!
 echo "$t $b" > "$D/pids"
+{after_start}
 wait "$t"
 echo $? > "$D/code"
 kill -0 "$b" && echo alive > "$D/bystander-alive"
 kill -KILL "$b" 2> /dev/null
 true
-"#;
+"#
+    );
     let mut cmd = Command::new("unshare");
     cmd.args(["--pid", "--fork", "--kill-child"])
         .args(["setpriv", "--reuid", NOBODY, "--regid", NOBODY])
-        .args(["--clear-groups", "sh", "-c", script, "sh"])
+        .args(["--clear-groups", "sh", "-c", &script, "sh"])
         .arg(reachable.tini_rs())
+        .arg(&proxy)
         .arg(&results);
     let started = Instant::now();
-    let (code, out, err) = run(cmd, LIMIT);
+    let mut unshare = Running::start_captured(cmd);
+    // A bound of its own, so that a tini-rs that never ends still shows
+    // its log. Then `Running`'s drop kills the whole tree, namespace
+    // included: `--kill-child` alone does not reach it, since setpriv's
+    // change of user clears the parent-death signal.
+    let ended = unshare.wait(Duration::from_secs(20)).is_some();
     let elapsed = started.elapsed();
+    let (code, out, err) = if ended {
+        let code = unshare.exit_code(LIMIT);
+        let (out, err) = unshare.output();
+        (code, out, err)
+    } else {
+        drop(unshare);
+        (-1, String::new(), String::new())
+    };
     let read = |name: &str| std::fs::read_to_string(results.join(name)).unwrap_or_default();
     let log = read("log");
     let context = format!(
         "unshare: {code}, {out}{err}\npids (tini-rs, bystander): {}\ntini-rs's log:\n{log}",
         read("pids")
     );
-    assert_eq!(
-        read("code").trim(),
-        "42",
-        "tini-rs must end with the main child's status, never be killed through its own threads; {context}"
+    assert!(
+        ended,
+        "tini-rs was still running after {elapsed:?}; {context}"
     );
     assert_eq!(
         read("bystander-signals"),
@@ -92,11 +119,83 @@ true
         1,
         "a foreign /proc is reported exactly once; {context}"
     );
-    assert!(
-        elapsed < Duration::from_secs(20),
-        "took {elapsed:?}; {context}"
-    );
     assert_eq!(code, 0, "the namespace's shell failed; {context}");
+    Some(ForeignRun {
+        code: read("code").trim().to_string(),
+        elapsed,
+        context,
+        log,
+    })
+}
+
+/// Before the fix tini-rs took the outer pid 2's children (kernel threads,
+/// outer pids 3, 4, ...) for its descendants and signalled whatever has
+/// those numbers inside: the bystander got SIGTERM and then SIGKILL, and so
+/// did tini-rs's own threads, which killed tini-rs itself (137 instead of
+/// the main child's 42). Now it says once that /proc is foreign, signals
+/// nothing the walk would find there, and waits for the main child's
+/// orphan (which ignores SIGTERM) to end by itself after 3 s, past the 1 s
+/// grace period.
+#[test]
+fn a_foreign_proc_is_not_walked_and_nothing_beside_tini_rs_is_signalled() {
+    let Some(run) = in_a_foreign_proc(
+        "a_foreign_proc_is_not_walked_and_nothing_beside_tini_rs_is_signalled",
+        "",
+        r#""$T" -v -s --grace-period 1 -- sh -c '(trap "" TERM; sleep 3) & exit 42'"#,
+        "",
+    ) else {
+        return;
+    };
+    assert_eq!(
+        run.code, "42",
+        "tini-rs must end with the main child's status, never be killed through its own threads; {}",
+        run.context
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(20),
+        "took {:?}; {}",
+        run.elapsed,
+        run.context
+    );
+}
+
+/// The same foreign /proc with pidfd_open refused with EPERM (a seccomp
+/// profile; a kernel before 5.3 says ENOSYS): the main child, which ignores SIGTERM, must still
+/// get its SIGKILL at the deadline. It is tini-rs's own child, whose exit
+/// has not been reported, so its pid is still its own; before the fix that
+/// SIGKILL waited for a check through the foreign /proc (another process's
+/// stat file under the main child's number), which failed, and tini-rs
+/// waited with it until the test gave up.
+#[test]
+fn a_foreign_proc_without_pidfds_still_kills_the_main_child_at_the_deadline() {
+    let Some(run) = in_a_foreign_proc(
+        "a_foreign_proc_without_pidfds_still_kills_the_main_child_at_the_deadline",
+        // Inner pid 2 taken, so tini-rs is not the number of the outer
+        // kthreadd, whose children (kernel threads) made the old check
+        // pass by chance for any small main child pid.
+        "/bin/true",
+        r#""$S" --tini-rs-seccomp 1 pidfd_open "$T" -v -s --grace-period 1 -- \
+            sh -c 'trap "" TERM; touch "$0/ready"; while :; do sleep 0.1; done' "$D""#,
+        r#"while [ ! -e "$D/ready" ] && kill -0 "$t"; do sleep 0.01; done; kill -TERM "$t""#,
+    ) else {
+        return;
+    };
+    assert!(
+        run.log.contains("pidfd_open failed"),
+        "pidfd_open was not refused; {}",
+        run.context
+    );
+    assert_eq!(
+        run.code, "137",
+        "the main child must be SIGKILLed at the deadline; {}",
+        run.context
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}; {}",
+        run.elapsed,
+        run.context
+    );
 }
 
 /// With `RLIMIT_NOFILE` 4 (and 5) the main child's pidfd (and its clone for
