@@ -6,7 +6,8 @@
 #
 # 1. release.sh refuses a dirty tree (in a throw-away clone, nothing built);
 # 2. release.sh --allow-dirty builds into a temporary directory, and
-#    `sha256sum -c SHA256SUMS` verifies every file there;
+#    `sha256sum -c SHA256SUMS` verifies every file there: both binaries of
+#    every target under both names, a .deb per Debian architecture;
 # 3. lintian finds no error in the .deb (warnings are shown);
 # 4. the .deb carries the Debian changelog's version, Depends on libc6, and
 #    its files: `dpkg -x` into a temporary root, both binaries run a program
@@ -39,6 +40,8 @@ unavailable() {
 for tool in git cargo dpkg-deb dpkg-shlibdeps dpkg-parsechangelog lintian man sha256sum; do
   command -v "$tool" >/dev/null || unavailable "$tool not found (tests/run.sh installs it)"
 done
+# release.sh builds every architecture with Debian's toolchain.
+[ -x /usr/bin/cargo ] || unavailable "no cross toolchain (tests/arch.sh, scripts/cross.sh install, installs it)"
 
 work=$(mktemp -d /tmp/tini-rs-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -68,6 +71,30 @@ deb="$dist/tini-rs_${debversion}_amd64.deb"
 for f in "$static" "$dynamic" "$deb"; do
   grep -q " $(basename "$f")\$" "$dist/SHA256SUMS" || fail "SHA256SUMS does not cover $(basename "$f")"
 done
+# Every target: one binary of each kind under both names (uname -m and
+# Docker's platform), the same file; a .deb for each Debian architecture
+# whose binaries are those files. (tests/arch.sh checks that each binary
+# is of its architecture and runs.)
+. scripts/targets.sh
+for t in $(all_targets); do
+  for kind in static dynamic; do
+    by_uname="tini-rs-$version-$(target_field "$t" 4)-linux-$kind"
+    by_platform="tini-rs-$version-linux-$(target_field "$t" 3)-$kind"
+    for f in "$by_uname" "$by_platform"; do
+      grep -q " $f\$" "$dist/SHA256SUMS" || fail "SHA256SUMS does not cover $f"
+    done
+    cmp -s "$dist/$by_uname" "$dist/$by_platform" || fail "$by_uname and $by_platform differ"
+  done
+  arch=$(target_field "$t" 2)
+  [ "$arch" != riscv64 ] || continue
+  d="$dist/tini-rs_${debversion}_$arch.deb"
+  [ "$(dpkg-deb -f "$d" Architecture)" = "$arch" ] || fail "$(basename "$d") is not Architecture: $arch"
+  dpkg-deb -f "$d" Depends | grep -q '\blibc6 (>= ' || fail "$(basename "$d")'s Depends lacks libc6"
+  static_file="tini-rs-$version-$(target_field "$t" 4)-linux-static"
+  dpkg-deb --fsys-tarfile "$d" | tar -xO ./usr/bin/tini-rs-static | cmp -s - "$dist/$static_file" ||
+    fail "$(basename "$d"): /usr/bin/tini-rs-static is not $static_file"
+done
+[ ! -e "$dist/tini-rs_${debversion}_riscv64.deb" ] || fail "a riscv64 .deb, for an architecture Debian 12 does not release"
 
 echo "== 3. lintian"
 lintian --fail-on error --info "$deb" || fail "lintian reports errors in $(basename "$deb")"

@@ -3,6 +3,8 @@
 #   installs what the tests need, builds the static binary, starts a private
 #   Docker engine, builds the real-application image (tests/apps/image.sh),
 #   runs `cargo test` (unit, integration, container and application tests),
+#   the tests on the other architectures (tests/arch.sh: i686 natively, the
+#   rest under qemu),
 #   the release and package checks (tests/package.sh), tini's own test suite
 #   (tests/tini_suite.sh), dumb-init's own test suite in dumb-init mode
 #   (tests/dumb_init_suite.sh), the benchmark's quick smoke mode and one pass of
@@ -72,7 +74,15 @@ TINI_RS_APPS_IMAGE=$(DOCKER_HOST="$TINI_RS_DOCKER_HOST" tests/apps/image.sh "$TI
 [ -z "$TINI_RS_APPS_IMAGE" ] || export TINI_RS_APPS_IMAGE
 
 cargo test
-# The release files, the Debian package and the crate as users get them.
+# Every other architecture (tests/arch.sh, which prints the time of each
+# part): Debian's cross toolchains and qemu 10 installed (skipped where
+# present), all eight foreign targets built dynamic and static, the suite
+# natively for i686, under qemu for aarch64, the core tests for the rest.
+# Before the release checks, which package every architecture.
+arch_start=$SECONDS
+tests/arch.sh
+echo "tests/run.sh: other architectures took $((SECONDS - arch_start)) s"
+# The release files, the Debian packages and the crate as users get them.
 tests/package.sh
 # tini's own inner test suite and smoke checks, against the static binary.
 tests/tini_suite.sh "$TINI_RS_STATIC"
