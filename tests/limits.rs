@@ -47,6 +47,9 @@ fn init_command(init: &Path, args: &[&str], script: &str) -> Command {
 
 /// Sets `resource` to `limit` (soft and hard) in the started process.
 fn with_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, limit: u64) {
+    // rlim_t is 32 bits wide on 32-bit targets (i686, tests/arch.sh).
+    #[allow(clippy::useless_conversion)]
+    let limit = libc::rlim_t::try_from(limit).expect("the limit fits rlim_t");
     // SAFETY: setrlimit is async-signal-safe and the closure allocates
     // nothing.
     unsafe {

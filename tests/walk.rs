@@ -251,6 +251,9 @@ fn with_four_or_five_descriptors_the_deadline_still_kills_a_term_ignoring_orphan
 
 /// Sets `RLIMIT_NOFILE` (soft and hard) to `limit` in the child before exec.
 fn limit_descriptors(cmd: &mut Command, limit: u64) {
+    // rlim_t is 32 bits wide on 32-bit targets (i686, tests/arch.sh).
+    #[allow(clippy::useless_conversion)]
+    let limit = libc::rlim_t::try_from(limit).expect("the limit fits rlim_t");
     // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
