@@ -7,30 +7,59 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-/// The kernel's `struct sigaction` as rt_sigaction(2) takes it (handler,
-/// flags, restorer, mask); all this module needs for SIG_DFL and SIG_IGN.
+/// The kernel's `struct sigaction` as rt_sigaction(2) takes it, laid out
+/// per architecture as the kernel's include/linux/signal_types.h does (it
+/// is not glibc's `struct sigaction`, which the `libc` crate describes):
+/// - MIPS puts a 32-bit `flags` before the handler, and its signal set has
+///   128 bits where every other architecture has 64;
+/// - x86, ARM (32 and 64 bits), PowerPC and s390x have an `sa_restorer`
+///   between flags and mask; RISC-V has none;
+/// - the mask is an array of `unsigned long`, so on 32-bit targets it is
+///   4-byte aligned and follows the restorer without padding (a `u64` there
+///   would leave a hole on 32-bit ARM that the kernel reads as the mask).
 ///
-/// The layout is x86_64's. Architectures without `sa_restorer` (aarch64,
-/// riscv64) have handler, flags, mask: 24 bytes, where this struct has 32.
-/// It still serves there, because the handler comes first everywhere
-/// (except MIPS), everything after it is zero when setting (the kernel
-/// reads our zero `restorer` as an empty mask), only the handler is read
-/// back, and the kernel never writes more than its own struct's size.
+/// An architecture not listed here does not compile (see `compile_error!`
+/// below) rather than run with a guessed layout.
 #[repr(C)]
 struct KernelSigaction {
+    #[cfg(target_arch = "mips64")]
+    flags: libc::c_uint,
     handler: libc::sighandler_t,
+    #[cfg(not(target_arch = "mips64"))]
     flags: libc::c_ulong,
+    #[cfg(not(any(target_arch = "riscv64", target_arch = "mips64")))]
     restorer: usize,
-    mask: u64,
+    mask: [libc::c_ulong; SIGSET_WORDS],
 }
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "powerpc64",
+    target_arch = "s390x",
+    target_arch = "mips64",
+    target_arch = "riscv64",
+)))]
+compile_error!("KernelSigaction's layout is not known for this architecture: add it to src/sys.rs");
+
+/// The kernel's signal set size in bits (`_NSIG`): 128 on MIPS, 64 elsewhere.
+const KERNEL_NSIG: usize = if cfg!(target_arch = "mips64") {
+    128
+} else {
+    64
+};
+const SIGSET_WORDS: usize = KERNEL_NSIG / (8 * std::mem::size_of::<libc::c_ulong>());
 
 impl KernelSigaction {
     fn with_handler(handler: libc::sighandler_t) -> Self {
         KernelSigaction {
             handler,
             flags: 0,
+            #[cfg(not(any(target_arch = "riscv64", target_arch = "mips64")))]
             restorer: 0,
-            mask: 0,
+            mask: [0; SIGSET_WORDS],
         }
     }
 }
@@ -43,9 +72,12 @@ fn rt_sigaction(
     old: *mut KernelSigaction,
 ) -> io::Result<()> {
     // SAFETY: `new` is null or a complete kernel sigaction without a handler
-    // function (so no restorer is needed); `old` is null or writable and as
-    // large as the kernel's struct; 8 is the kernel's sigset size.
-    super::check_syscall(unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, new, old, 8usize) })?;
+    // function (so no restorer is needed); `old` is null or writable and
+    // exactly the kernel's struct (see KernelSigaction); the last argument is
+    // the kernel's sigset size, which it checks.
+    super::check_syscall(unsafe {
+        libc::syscall(libc::SYS_rt_sigaction, sig, new, old, KERNEL_NSIG / 8)
+    })?;
     Ok(())
 }
 
@@ -216,4 +248,41 @@ pub fn set_this_thread_mask(mask: &SignalSet) -> io::Result<()> {
         )
     };
     super::check_returned_errno(rc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel writes its whole `struct sigaction` for the old action,
+    /// and not a byte more: into a buffer of marker bytes, the bytes it
+    /// overwrote (with zeros, for a default disposition) must be exactly
+    /// `KernelSigaction`'s size. A layout taken from another architecture
+    /// is too long (x86_64's on riscv64, a padded mask on 32-bit ARM) or
+    /// makes the call fail (MIPS's 128-bit signal set).
+    #[test]
+    fn kernel_sigaction_is_exactly_what_the_kernel_writes() {
+        const MARK: u8 = 0xA5;
+        #[repr(C, align(16))]
+        struct Aligned([u8; 256]);
+        // SIGURG: default disposition here, and the kernel then reports
+        // handler, flags, restorer and mask all zero.
+        let mut buf = Aligned([MARK; 256]);
+        let buf = &mut buf.0;
+        let old = buf.as_mut_ptr().cast::<KernelSigaction>();
+        rt_sigaction(libc::SIGURG, std::ptr::null(), old).expect("rt_sigaction");
+        let written = buf.iter().rposition(|&b| b != MARK).map_or(0, |i| i + 1);
+        assert_eq!(written, std::mem::size_of::<KernelSigaction>());
+    }
+
+    /// Set and read back through the raw call. A real-time signal no test
+    /// uses; not 32 or 33, whose glibc handlers this test process needs.
+    #[test]
+    fn disposition_round_trips() {
+        let sig = libc::SIGRTMIN() + 3;
+        set_disposition(sig, true).expect("set SIG_IGN");
+        assert_eq!(disposition(sig).expect("read"), Disposition::Ignore);
+        set_disposition(sig, false).expect("set SIG_DFL");
+        assert_eq!(disposition(sig).expect("read"), Disposition::Default);
+    }
 }

@@ -25,9 +25,18 @@ use std::time::{Duration, Instant};
 /// something is wrong.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
-/// The tini-rs binary cargo built for these tests.
+/// The tini-rs binary under test: the one cargo built for these tests, or
+/// the one `TINI_RS_BINARY` names when it is set (tests/arch.sh sets it to
+/// a binary built for another architecture, which the kernel then runs
+/// under qemu through binfmt_misc).
 pub fn tini_rs() -> &'static str {
-    env!("CARGO_BIN_EXE_tini-rs")
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var("TINI_RS_BINARY")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_tini-rs").to_string())
+    })
 }
 
 /// True when `CI` is set to any non-empty value (`true`, `1`, `yes`...):

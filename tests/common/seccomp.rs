@@ -50,11 +50,38 @@ fn syscall_number(name: &[u8]) -> Option<libc::c_long> {
     })
 }
 
-/// The kernel's audit architecture of this build (seccomp_data.arch).
+/// The kernel's audit architecture of this build (seccomp_data.arch), as
+/// linux/audit.h makes it: the ELF machine number, with a bit for 64-bit
+/// and one for little-endian.
+const AUDIT_ARCH: u32 = ELF_MACHINE
+    | if cfg!(target_pointer_width = "64") {
+        0x8000_0000
+    } else {
+        0
+    }
+    | if cfg!(target_endian = "little") {
+        0x4000_0000
+    } else {
+        0
+    };
+
+/// `e_machine` of this build's ELF files (linux/elf-em.h).
 #[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xC000_003E;
+const ELF_MACHINE: u32 = 62;
+#[cfg(target_arch = "x86")]
+const ELF_MACHINE: u32 = 3;
 #[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xC000_00B7;
+const ELF_MACHINE: u32 = 183;
+#[cfg(target_arch = "arm")]
+const ELF_MACHINE: u32 = 40;
+#[cfg(target_arch = "powerpc64")]
+const ELF_MACHINE: u32 = 21;
+#[cfg(target_arch = "s390x")]
+const ELF_MACHINE: u32 = 22;
+#[cfg(target_arch = "mips64")]
+const ELF_MACHINE: u32 = 8;
+#[cfg(target_arch = "riscv64")]
+const ELF_MACHINE: u32 = 243;
 
 fn statement(code: u32, k: u32) -> libc::sock_filter {
     libc::sock_filter {
