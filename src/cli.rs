@@ -415,8 +415,12 @@ fn check_pause_mode(
             "{option} has no meaning with -P (there is no main child)"
         )));
     }
-    // Only TINI_WAIT_ALL can have set it (--wait-all was refused above).
+    // Only the environment can have set these (the options were refused
+    // above), and it is ignored: a stop delay left here would still be
+    // checked against the grace period, a usage error for a value that
+    // was only warned about.
     config.wait_all = false;
+    config.stop_delay = None;
     for name in [
         "TINI_KILL_PROCESS_GROUP",
         "TINI_REWRITE",
@@ -765,6 +769,17 @@ mod tests {
         let c = config(&["-P"], &[("TINI_WAIT_ALL", "")]);
         assert!(!c.wait_all);
         assert!(c.warnings.iter().any(|w| w.contains("TINI_WAIT_ALL")));
+        // An ignored TINI_STOP_DELAY is ignored for the check against the
+        // grace period too: a fleet-wide delay longer than this pause
+        // container's grace period only warns.
+        let c = config(
+            &["-P", "--grace-period", "5"],
+            &[("TINI_STOP_DELAY", "10")],
+        );
+        assert_eq!(c.stop_delay, None);
+        assert!(c.warnings.iter().any(|w| w.contains("TINI_STOP_DELAY")));
+        // Control: without -P the same pair is a usage error.
+        assert!(run(&["--grace-period", "5", "x"], &[("TINI_STOP_DELAY", "10")]).is_err());
     }
 
     /// Every spelling the parser accepts is one a user can find in `-h`.
