@@ -44,7 +44,7 @@ pub struct Exit {
 
 /// How many leading arguments select the mode (`--dumb-init`: 1), or `None`
 /// for tini mode. A `TINI_MODE` other than `tini` or `dumb-init` is an
-/// error (one line, exit 1).
+/// error: main.rs reports it as a usage error (exit 1).
 pub fn selected(
     argv0: &OsStr,
     first: Option<&OsString>,
