@@ -134,10 +134,7 @@ fn run() -> ExitCode {
     if config.pause {
         // Nothing to hand on to a child: let go of it all at once.
         let_go_of_inherited_descriptors_and_directory();
-        return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
-            log::error!("cannot wait for signals: {err}");
-            ExitCode::FAILURE
-        });
+        return pause::run(config.grace_period, config.warn_on_reap);
     }
     log::debug!("The main child gets {}", inherited.describe());
 

@@ -53,9 +53,8 @@ pub fn reap_until_no_child_is_left(
 }
 
 /// Reaps every child that has exited by now, without blocking; no child
-/// at all is not an error. For pause mode, which is woken by SIGCHLD since
-/// a blocking waitpid(-1) returns at once while it has no child, and for
-/// what has exited by the time the main child's exit is reaped.
+/// at all is not an error. For what has exited by the time the main
+/// child's exit is reaped (here and in the single loop).
 pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
     loop {
         match wait_for_any_child(false) {
