@@ -1,4 +1,5 @@
-//! Passes the signals tini-rs receives on to the main child.
+//! Passes the signals tini-rs receives on to the main child (with
+//! `--wait-all`, once it has been reaped, to what is left: see `wait_all`).
 //!
 //! Every thread keeps every signal blocked, so the kernel queues a
 //! forwardable signal for the process (blocked signals are never dropped,

@@ -39,6 +39,9 @@ use std::sync::OnceLock;
 static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 
 #[cfg(not(test))]
+// SAFETY: `no_main` leaves the C `main` symbol to this crate alone, and its
+// signature is the one the C runtime calls. nix has nothing here: only
+// the attribute can name the entry point.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     std::process::exit(run().get().into())

@@ -105,12 +105,12 @@ impl OneLoop {
     fn reap(&mut self) {
         loop {
             match wait_for_any_child(false) {
-                Ok(Some((pid, status))) if self.main_pid == Some(pid) => {
-                    reaper::report_main(pid, status);
-                    self.main_pid = None;
-                    self.pending.push_back(Event::MainExited(status));
+                Ok(Some((pid, status))) => {
+                    let main = reaper::report(pid, status, &mut self.main_pid, self.warn_on_reap);
+                    if let Some(status) = main {
+                        self.pending.push_back(Event::MainExited(status));
+                    }
                 }
-                Ok(Some((pid, status))) => reaper::report_other(pid, status, self.warn_on_reap),
                 Ok(None) => return,
                 Err(err) => {
                     let event = if is_no_child(&err) {

@@ -1,7 +1,8 @@
 //! A clean, bounded shutdown of every descendant (`--grace-period`).
 //!
 //! With `--grace-period T` the clock starts at the first of: SIGTERM/SIGINT
-//! received, or the main child exiting. While the main child lives the other
+//! received, or the main child exiting (with `--wait-all`, only the
+//! first: see `wait_all`). While the main child lives the other
 //! descendants are left alone (a master may be draining its workers). Once
 //! it is gone they get SIGTERM: as PID 1 with one `kill(-1)`, which the
 //! kernel applies atomically to the whole namespace; as a subreaper by

@@ -20,7 +20,9 @@ pub fn min_realtime_signal() -> i32 {
     libc::SIGRTMIN()
 }
 
-/// Signals tini-rs never forwards, and why:
+/// Signals tini-rs never forwards in tini mode, and why (dumb-init mode
+/// forwards SIGTTIN, SIGTTOU and the fault signals too, as dumb-init does:
+/// see `dumb_init::forwarded_signals`):
 /// - SIGKILL, SIGSTOP: cannot be caught.
 /// - SIGCHLD: tells *us* a child changed state; the reaper handles that.
 /// - SIGTTIN, SIGTTOU: the terminal's way of stopping a background process.
