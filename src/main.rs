@@ -203,7 +203,8 @@ fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<(
 /// asked for a stand-in the forwarder takes, and the forwarder delivers
 /// `sig` to the main child when the stand-in comes once the parent is gone
 /// (returned for it). In pause mode, with no main child, `sig` is asked for
-/// as it is. A parent that died before the request took effect would never
+/// as it is, and so is SIGKILL for PID 1 with a parent outside its
+/// namespace (see below). A parent that died before the request took effect would never
 /// trigger it, so then the signal is sent at once, as a signal from
 /// outside that the forwarder takes.
 fn set_up_parent_death_signal(
@@ -211,7 +212,14 @@ fn set_up_parent_death_signal(
     pause: bool,
 ) -> std::io::Result<Option<forward::ParentDeath>> {
     let parent = std::os::unix::process::parent_id();
-    let stand_in = (!pause && !signals::is_forwardable(sig)).then(|| forward::ParentDeath {
+    // As PID 1 of a PID namespace whose parent is outside it (a container's
+    // init), the parent's pid reads 0, so its death could never be told
+    // from any other stand-in. For SIGKILL, asking for it as it is (tini's
+    // way) is exact there: tini-rs dies, and with PID 1 the kernel kills
+    // every process of the namespace, the main child included.
+    let exact_as_is = sig == libc::SIGKILL && parent == 0 && sys::is_pid1();
+    let needs_stand_in = !pause && !exact_as_is && !signals::is_forwardable(sig);
+    let stand_in = needs_stand_in.then(|| forward::ParentDeath {
         stand_in: forward::parent_death_stand_in(),
         signal: sig,
         parent,
@@ -220,6 +228,12 @@ fn set_up_parent_death_signal(
     sys::set_parent_death_signal(asked).map_err(|err| {
         std::io::Error::new(err.kind(), format!("{}: {err}", signals::name(asked)))
     })?;
+    if exact_as_is && !pause {
+        log::debug!(
+            "-p SIGKILL as PID 1 with a parent outside the namespace: asked for as it is; \
+             tini-rs's death ends every process of the namespace, the main child included"
+        );
+    }
     if let Some(p) = &stand_in {
         log::debug!(
             "-p {}: asking for {} instead, which tini-rs can take and turn into {0} for the main child",
