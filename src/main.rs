@@ -161,6 +161,12 @@ fn run() -> ExitCode {
 /// Makes sure orphans come to tini-rs, and says how (or warns that they
 /// will not, unless `warn_if_not` is false: dumb-init never warns about
 /// this, so its mode does not).
+///
+/// Started into a PID namespace that another process is PID 1 of (a member
+/// of a pod sharing one PID namespace, `--pid container:NAME`), tini's
+/// "zombie reaping won't work" would be wrong: that PID 1 adopts and reaps
+/// the orphans. What is lost is only that they are not tini-rs's to stop
+/// or wait for, and that is what the warning says there.
 fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<()> {
     if sys::is_pid1() {
         log::debug!("Running as PID 1: the kernel re-parents orphans to tini-rs");
@@ -171,6 +177,13 @@ fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<(
         log::debug!("Registered as child subreaper");
     } else if !warn_if_not {
         log::debug!("Not PID 1 and not a child subreaper: orphans do not come to tini-rs");
+    } else if sys::parent_is_outside_our_pid_namespace() {
+        log::warn!(
+            "tini-rs is not PID 1: it shares a PID namespace whose PID 1 is another process \
+             (a pod's sandbox, a container's init), and orphans are re-parented to that PID 1, \
+             which reaps them. To adopt them, so that --grace-period stops them and --wait-all \
+             waits for them, pass -s or set TINI_SUBREAPER."
+        );
     } else {
         log::warn!(
             "tini-rs is not PID 1 and not a child subreaper, so orphans are not re-parented to it \
