@@ -131,13 +131,7 @@ impl OneLoop {
                 Ok(None) => return,
                 Err(err) if self.pausing && is_no_child(&err) => return,
                 Err(err) => {
-                    let event = if is_no_child(&err) {
-                        Event::NoChildren
-                    } else {
-                        log::error!("waitpid failed: {err}; no more processes can be reaped");
-                        Event::ReaperFailed
-                    };
-                    self.pending.push_back(event);
+                    self.pending.push_back(reaper::end_of_reaping(&err));
                     self.ended = true;
                     return;
                 }

@@ -46,10 +46,21 @@ pub fn reap_until_no_child_is_left(
         main_status = Some(status);
         ControlFlow::<Infallible>::Continue(())
     });
-    if !is_no_child(&err) {
-        log::error!("waitpid failed: {err}; no more processes can be reaped");
-    }
+    // Either way the end: a failure is logged there.
+    end_of_reaping(&err);
     main_status
+}
+
+/// What waitpid's failure `err` means for whoever reaps (this thread, the
+/// reaper thread, the single loop): ECHILD is [`Event::NoChildren`], no
+/// child left; anything else is logged and [`Event::ReaperFailed`].
+pub fn end_of_reaping(err: &io::Error) -> Event {
+    if is_no_child(err) {
+        Event::NoChildren
+    } else {
+        log::error!("waitpid failed: {err}; no more processes can be reaped");
+        Event::ReaperFailed
+    }
 }
 
 /// Reaps every child that has exited by now, without blocking; no child
@@ -107,13 +118,7 @@ pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
             let _ = events.send(Event::MainExited(status));
             ControlFlow::<Infallible>::Continue(())
         });
-        let last = if is_no_child(&err) {
-            Event::NoChildren
-        } else {
-            log::error!("waitpid failed: {err}; no more processes can be reaped");
-            Event::ReaperFailed
-        };
-        let _ = events.send(last);
+        let _ = events.send(end_of_reaping(&err));
     })?;
     Ok(Reaper {
         main_pid: pid_tx,
