@@ -155,17 +155,9 @@ impl Events for OneLoop {
                 // Its last event (no child left, or a failure) is out.
                 return Some(Event::ReaperFailed);
             }
-            if let Some(forwarding) = &mut self.forwarding {
-                forwarding.pass_on_held_stop_if_due();
-            }
-            let held_until = self.forwarding.as_ref().and_then(Forwarding::held_until);
-            let wake = match (until, held_until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let taken = match wake {
-                None => self.waitset.wait().map(Some),
-                Some(wake) => self.waitset.wait_until(wake),
+            let taken = match &mut self.forwarding {
+                Some(forwarding) => forwarding.next_signal(&self.waitset, until),
+                None => self.waitset.wait_until(until),
             };
             match taken {
                 Ok(Some(taken)) if taken.sig == libc::SIGCHLD => self.reap(),

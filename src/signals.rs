@@ -81,23 +81,20 @@ impl WaitSet {
     }
 
     /// Blocks until one of the signals is pending and takes it, with the
-    /// sender's details. Zero wake-ups until then. An error only where the
-    /// wait itself is refused (see [`check_waiting_works`]).
-    pub fn wait(&self) -> io::Result<Taken> {
+    /// sender's details; with a `deadline`, gives up then (`Ok(None)`).
+    /// Zero wake-ups until then. An error only where the wait itself is
+    /// refused (see [`check_waiting_works`]).
+    pub fn wait_until(&self, deadline: Option<Instant>) -> io::Result<Option<Taken>> {
         loop {
-            if let Some(taken) = self.0.take(None)? {
-                return Ok(taken);
-            }
-        }
-    }
-
-    /// Like [`WaitSet::wait`], but gives up at `deadline` (`Ok(None)` then).
-    pub fn wait_until(&self, deadline: Instant) -> io::Result<Option<Taken>> {
-        loop {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(None);
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) => Some(left),
+                    None => return Ok(None),
+                },
             };
-            if let Some(taken) = self.0.take(Some(left))? {
+            // `None` also after EINTR (a stop and continue): wait again.
+            if let Some(taken) = self.0.take(left)? {
                 return Ok(Some(taken));
             }
         }
