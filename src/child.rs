@@ -6,7 +6,7 @@
 //! of tini-rs's page tables, and the parent resumes as soon as the program
 //! is exec'd (or reports why it could not be). Unlike execvp(3), which tini
 //! uses, glibc's posix_spawnp does not run a file without a `#!` line
-//! through /bin/sh, so tini-rs does that itself. Three rare starts fall
+//! through /bin/sh, so tini-rs does that itself. Four rare starts fall
 //! back to fork and exec, where the child can act on itself before exec:
 //! - tini-rs was started with SIGCHLD ignored. posix_spawn cannot hand the
 //!   child an ignored SIGCHLD while tini-rs itself needs it at default (or

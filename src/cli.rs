@@ -137,14 +137,8 @@ fn from_environment(env: &impl Fn(&str) -> Option<OsString>) -> Result<Config, U
         wait_all: env("TINI_WAIT_ALL").is_some(),
         ..Config::default()
     };
-    if let Some(value) = env("TINI_GRACE_PERIOD") {
-        config.grace_period = parse_seconds(&value.to_string_lossy(), "grace period")
-            .map_err(|e| UsageError::new(format!("TINI_GRACE_PERIOD: {e}")))?;
-    }
-    if let Some(value) = env("TINI_STOP_DELAY") {
-        config.stop_delay = parse_seconds(&value.to_string_lossy(), "stop delay")
-            .map_err(|e| UsageError::new(format!("TINI_STOP_DELAY: {e}")))?;
-    }
+    config.grace_period = grace_period_from(env).map_err(UsageError::new)?;
+    config.stop_delay = stop_delay_from(env).map_err(UsageError::new)?;
     if let Some(value) = env("TINI_REWRITE") {
         for rule in value
             .to_string_lossy()
@@ -373,16 +367,7 @@ fn check(
     } else if config.program.is_empty() {
         return Err(UsageError::new("no program to run"));
     }
-    // The delay counts inside the grace period; one as long would leave the
-    // main child no time at all between the signal and SIGKILL.
-    if let (Some(delay), Some(grace)) = (config.stop_delay, config.grace_period)
-        && delay >= grace
-    {
-        return Err(UsageError::new(format!(
-            "the stop delay ({delay:?}) must be shorter than the grace period ({grace:?}), \
-             which it counts inside"
-        )));
-    }
+    check_stop_delay(config.stop_delay, config.grace_period).map_err(UsageError::new)?;
     if let Some(value) = env("TINI_VERBOSITY") {
         match value.to_string_lossy().trim().parse::<u32>() {
             Ok(v) => config.verbosity = v,
@@ -415,8 +400,12 @@ fn check_pause_mode(
             "{option} has no meaning with -P (there is no main child)"
         )));
     }
-    // Only TINI_WAIT_ALL can have set it (--wait-all was refused above).
+    // Only the environment can have set these (the options were refused
+    // above), and it is ignored: a stop delay left here would still be
+    // checked against the grace period, a usage error for a value that
+    // was only warned about.
     config.wait_all = false;
+    config.stop_delay = None;
     for name in [
         "TINI_KILL_PROCESS_GROUP",
         "TINI_REWRITE",
@@ -430,6 +419,50 @@ fn check_pause_mode(
         }
     }
     Ok(())
+}
+
+/// `TINI_GRACE_PERIOD`, in tini mode and dumb-init mode alike (`None` when
+/// unset or 0); the error names the variable.
+pub(crate) fn grace_period_from(
+    env: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<Duration>, String> {
+    seconds_from(env, "TINI_GRACE_PERIOD", "grace period")
+}
+
+/// `TINI_STOP_DELAY`, as [`grace_period_from`] reads its variable.
+pub(crate) fn stop_delay_from(
+    env: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<Duration>, String> {
+    seconds_from(env, "TINI_STOP_DELAY", "stop delay")
+}
+
+fn seconds_from(
+    env: &impl Fn(&str) -> Option<OsString>,
+    name: &str,
+    what: &str,
+) -> Result<Option<Duration>, String> {
+    match env(name) {
+        Some(value) => {
+            parse_seconds(&value.to_string_lossy(), what).map_err(|e| format!("{name}: {e}"))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The stop delay counts inside the grace period; one as long would leave
+/// the main child no time at all between the signal and SIGKILL. The same
+/// rule in tini mode and dumb-init mode.
+pub(crate) fn check_stop_delay(
+    stop_delay: Option<Duration>,
+    grace_period: Option<Duration>,
+) -> Result<(), String> {
+    match (stop_delay, grace_period) {
+        (Some(delay), Some(grace)) if delay >= grace => Err(format!(
+            "the stop delay ({delay:?}) must be shorter than the grace period ({grace:?}), \
+             which it counts inside"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
@@ -765,6 +798,14 @@ mod tests {
         let c = config(&["-P"], &[("TINI_WAIT_ALL", "")]);
         assert!(!c.wait_all);
         assert!(c.warnings.iter().any(|w| w.contains("TINI_WAIT_ALL")));
+        // An ignored TINI_STOP_DELAY is ignored for the check against the
+        // grace period too: a fleet-wide delay longer than this pause
+        // container's grace period only warns.
+        let c = config(&["-P", "--grace-period", "5"], &[("TINI_STOP_DELAY", "10")]);
+        assert_eq!(c.stop_delay, None);
+        assert!(c.warnings.iter().any(|w| w.contains("TINI_STOP_DELAY")));
+        // Control: without -P the same pair is a usage error.
+        assert!(run(&["--grace-period", "5", "x"], &[("TINI_STOP_DELAY", "10")]).is_err());
     }
 
     /// Every spelling the parser accepts is one a user can find in `-h`.

@@ -44,7 +44,7 @@ pub struct Exit {
 
 /// How many leading arguments select the mode (`--dumb-init`: 1), or `None`
 /// for tini mode. A `TINI_MODE` other than `tini` or `dumb-init` is an
-/// error (one line, exit 1).
+/// error: main.rs reports it as a usage error (exit 1).
 pub fn selected(
     argv0: &OsStr,
     first: Option<&OsString>,
@@ -222,29 +222,15 @@ pub fn parse(
         mode.setsid = false;
     }
     // The options win over tini-rs's variables.
-    let from_env = |name: &str, what: &str| -> Result<Option<Duration>, Exit> {
-        match env(name) {
-            Some(v) => cli::parse_seconds(&v.to_string_lossy(), what)
-                .map_err(|e| usage_error(format!("{name}: {e}"))),
-            None => Ok(None),
-        }
-    };
     let grace_period = match grace_period {
         Some(g) => g,
-        None => from_env("TINI_GRACE_PERIOD", "grace period")?,
+        None => cli::grace_period_from(&env).map_err(usage_error)?,
     };
     let stop_delay = match stop_delay {
         Some(d) => d,
-        None => from_env("TINI_STOP_DELAY", "stop delay")?,
+        None => cli::stop_delay_from(&env).map_err(usage_error)?,
     };
-    if let (Some(delay), Some(grace)) = (stop_delay, grace_period)
-        && delay >= grace
-    {
-        return Err(usage_error(format!(
-            "the stop delay ({delay:?}) must be shorter than the grace period ({grace:?}), \
-             which it counts inside"
-        )));
-    }
+    cli::check_stop_delay(stop_delay, grace_period).map_err(usage_error)?;
     // In setsid mode the job-control signals stop the whole group: the
     // child's group gets SIGSTOP (unless -r says otherwise), and tini-rs
     // then stops itself.

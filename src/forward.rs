@@ -1,4 +1,5 @@
-//! Passes the signals tini-rs receives on to the main child.
+//! Passes the signals tini-rs receives on to the main child (with
+//! `--wait-all`, once it has been reaped, to what is left: see `wait_all`).
 //!
 //! Every thread keeps every signal blocked, so the kernel queues a
 //! forwardable signal for the process (blocked signals are never dropped,
@@ -137,18 +138,13 @@ pub fn start(
             .with_dumb_init(dumb_init)
             .with_parent_death(parent_death);
         loop {
-            forwarding.pass_on_held_stop_if_due();
-            let taken = match forwarding.held_until() {
-                None => waitset.wait().map(Some),
-                Some(until) => waitset.wait_until(until),
-            };
-            match taken {
+            match forwarding.next_signal(&waitset, None) {
                 Ok(Some(taken)) => forwarding.on_signal(&taken, || {
                     if let Some(tx) = &stop_requests {
                         let _ = tx.send(Event::StopRequested);
                     }
                 }),
-                // The delay is over: passed on at the top of the loop.
+                // The delay is over: passed on at the next call.
                 Ok(None) => {}
                 Err(err) => {
                     // Never a loop that spins on a failing wait. Start-up
@@ -205,14 +201,28 @@ impl Forwarding {
         self
     }
 
-    /// When a held stop signal is due: the wait for the next signal must
-    /// end by then.
-    pub fn held_until(&self) -> Option<Instant> {
-        self.held.as_ref().map(|h| h.until)
+    /// Takes the next signal of `waitset` off the queue, waiting until
+    /// `until` at the latest (`None`: as long as it takes) and no longer
+    /// than a held stop signal's delay; first passes on a held stop signal
+    /// whose delay is over. `Ok(None)`: the time came (`until`, or the held
+    /// signal's delay, which the next call then passes on). The forwarder
+    /// thread's wait and the single loop's.
+    pub fn next_signal(
+        &mut self,
+        waitset: &WaitSet,
+        until: Option<Instant>,
+    ) -> io::Result<Option<Taken>> {
+        self.pass_on_held_stop_if_due();
+        let held_until = self.held.as_ref().map(|h| h.until);
+        let wake = match (until, held_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        waitset.wait_until(wake)
     }
 
     /// Passes the held stop signal on once its delay is over.
-    pub fn pass_on_held_stop_if_due(&mut self) {
+    fn pass_on_held_stop_if_due(&mut self) {
         if self
             .held
             .as_ref()

@@ -39,6 +39,9 @@ use std::sync::OnceLock;
 static INHERITED: OnceLock<InheritedState> = OnceLock::new();
 
 #[cfg(not(test))]
+// SAFETY: `no_main` leaves the C `main` symbol to this crate alone, and its
+// signature is the one the C runtime calls. nix has nothing here: only
+// the attribute can name the entry point.
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     std::process::exit(run().get().into())
@@ -131,10 +134,7 @@ fn run() -> ExitCode {
     if config.pause {
         // Nothing to hand on to a child: let go of it all at once.
         let_go_of_inherited_descriptors_and_directory();
-        return pause::run(config.grace_period, config.warn_on_reap).unwrap_or_else(|err| {
-            log::error!("cannot wait for signals: {err}");
-            ExitCode::FAILURE
-        });
+        return pause::run(config.grace_period, config.warn_on_reap);
     }
     log::debug!("The main child gets {}", inherited.describe());
 
@@ -161,6 +161,12 @@ fn run() -> ExitCode {
 /// Makes sure orphans come to tini-rs, and says how (or warns that they
 /// will not, unless `warn_if_not` is false: dumb-init never warns about
 /// this, so its mode does not).
+///
+/// Started into a PID namespace that another process is PID 1 of (a member
+/// of a pod sharing one PID namespace, `--pid container:NAME`), tini's
+/// "zombie reaping won't work" would be wrong: that PID 1 adopts and reaps
+/// the orphans. What is lost is only that they are not tini-rs's to stop
+/// or wait for, and that is what the warning says there.
 fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<()> {
     if sys::is_pid1() {
         log::debug!("Running as PID 1: the kernel re-parents orphans to tini-rs");
@@ -171,6 +177,13 @@ fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<(
         log::debug!("Registered as child subreaper");
     } else if !warn_if_not {
         log::debug!("Not PID 1 and not a child subreaper: orphans do not come to tini-rs");
+    } else if sys::parent_is_outside_our_pid_namespace() {
+        log::warn!(
+            "tini-rs is not PID 1: it shares a PID namespace whose PID 1 is another process \
+             (a pod's sandbox, a container's init), and orphans are re-parented to that PID 1, \
+             which reaps them. To adopt them, so that --grace-period stops them and --wait-all \
+             waits for them, pass -s or set TINI_SUBREAPER."
+        );
     } else {
         log::warn!(
             "tini-rs is not PID 1 and not a child subreaper, so orphans are not re-parented to it \
@@ -187,7 +200,8 @@ fn set_up_reaping(subreaper_asked: bool, warn_if_not: bool) -> std::io::Result<(
 /// asked for a stand-in the forwarder takes, and the forwarder delivers
 /// `sig` to the main child when the stand-in comes once the parent is gone
 /// (returned for it). In pause mode, with no main child, `sig` is asked for
-/// as it is. A parent that died before the request took effect would never
+/// as it is, and so is SIGKILL for PID 1 with a parent outside its
+/// namespace (see below). A parent that died before the request took effect would never
 /// trigger it, so then the signal is sent at once, as a signal from
 /// outside that the forwarder takes.
 fn set_up_parent_death_signal(
@@ -195,7 +209,14 @@ fn set_up_parent_death_signal(
     pause: bool,
 ) -> std::io::Result<Option<forward::ParentDeath>> {
     let parent = std::os::unix::process::parent_id();
-    let stand_in = (!pause && !signals::is_forwardable(sig)).then(|| forward::ParentDeath {
+    // As PID 1 of a PID namespace whose parent is outside it (a container's
+    // init), the parent's pid reads 0, so its death could never be told
+    // from any other stand-in. For SIGKILL, asking for it as it is (tini's
+    // way) is exact there: tini-rs dies, and with PID 1 the kernel kills
+    // every process of the namespace, the main child included.
+    let exact_as_is = sig == libc::SIGKILL && parent == 0 && sys::is_pid1();
+    let needs_stand_in = !pause && !exact_as_is && !signals::is_forwardable(sig);
+    let stand_in = needs_stand_in.then(|| forward::ParentDeath {
         stand_in: forward::parent_death_stand_in(),
         signal: sig,
         parent,
@@ -204,6 +225,12 @@ fn set_up_parent_death_signal(
     sys::set_parent_death_signal(asked).map_err(|err| {
         std::io::Error::new(err.kind(), format!("{}: {err}", signals::name(asked)))
     })?;
+    if exact_as_is && !pause {
+        log::debug!(
+            "-p SIGKILL as PID 1 with a parent outside the namespace: asked for as it is; \
+             tini-rs's death ends every process of the namespace, the main child included"
+        );
+    }
     if let Some(p) = &stand_in {
         log::debug!(
             "-p {}: asking for {} instead, which tini-rs can take and turn into {0} for the main child",

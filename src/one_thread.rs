@@ -10,6 +10,10 @@
 //! through the same [`Forwarding`] the forwarder thread uses (rewrite, stop
 //! delay). It yields the same [`Event`]s the threads send, so the grace
 //! period's shutdown runs unchanged on top of it.
+//!
+//! Pause mode (`-P`) is this loop with nothing to pass on: SIGTERM or
+//! SIGINT asks to stop, any other signal is dropped, and until the stop
+//! having no child is no end (orphans may still come).
 
 use crate::event::{Event, Events};
 use crate::forward::Forwarding;
@@ -37,6 +41,8 @@ pub struct OneLoop {
     reaped_once: bool,
     /// waitpid said no child is left, or failed: nothing more will come.
     ended: bool,
+    /// Pause mode before its stop: no child left ends nothing yet.
+    pausing: bool,
 }
 
 impl OneLoop {
@@ -55,6 +61,17 @@ impl OneLoop {
             pending: VecDeque::new(),
             reaped_once: false,
             ended: false,
+            pausing: false,
+        }
+    }
+
+    /// Pause mode's loop: no main child, nothing passed on; it runs until
+    /// SIGTERM or SIGINT ([`Event::StopRequested`]), and only from then on
+    /// does "no child left" end it.
+    pub fn pausing(warn_on_reap: bool) -> Self {
+        OneLoop {
+            pausing: true,
+            ..OneLoop::new(None, None, warn_on_reap)
         }
     }
 
@@ -105,21 +122,16 @@ impl OneLoop {
     fn reap(&mut self) {
         loop {
             match wait_for_any_child(false) {
-                Ok(Some((pid, status))) if self.main_pid == Some(pid) => {
-                    reaper::report_main(pid, status);
-                    self.main_pid = None;
-                    self.pending.push_back(Event::MainExited(status));
+                Ok(Some((pid, status))) => {
+                    let main = reaper::report(pid, status, &mut self.main_pid, self.warn_on_reap);
+                    if let Some(status) = main {
+                        self.pending.push_back(Event::MainExited(status));
+                    }
                 }
-                Ok(Some((pid, status))) => reaper::report_other(pid, status, self.warn_on_reap),
                 Ok(None) => return,
+                Err(err) if self.pausing && is_no_child(&err) => return,
                 Err(err) => {
-                    let event = if is_no_child(&err) {
-                        Event::NoChildren
-                    } else {
-                        log::error!("waitpid failed: {err}; no more processes can be reaped");
-                        Event::ReaperFailed
-                    };
-                    self.pending.push_back(event);
+                    self.pending.push_back(reaper::end_of_reaping(&err));
                     self.ended = true;
                     return;
                 }
@@ -143,17 +155,9 @@ impl Events for OneLoop {
                 // Its last event (no child left, or a failure) is out.
                 return Some(Event::ReaperFailed);
             }
-            if let Some(forwarding) = &mut self.forwarding {
-                forwarding.pass_on_held_stop_if_due();
-            }
-            let held_until = self.forwarding.as_ref().and_then(Forwarding::held_until);
-            let wake = match (until, held_until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let taken = match wake {
-                None => self.waitset.wait().map(Some),
-                Some(wake) => self.waitset.wait_until(wake),
+            let taken = match &mut self.forwarding {
+                Some(forwarding) => forwarding.next_signal(&self.waitset, until),
+                None => self.waitset.wait_until(until),
             };
             match taken {
                 Ok(Some(taken)) if taken.sig == libc::SIGCHLD => self.reap(),
@@ -163,7 +167,15 @@ impl Events for OneLoop {
                     let sig = taken.sig;
                     match &mut self.forwarding {
                         Some(forwarding) => forwarding.on_signal(&taken, stop_requested),
-                        None if sig == libc::SIGTERM || sig == libc::SIGINT => stop_requested(),
+                        None if sig == libc::SIGTERM || sig == libc::SIGINT => {
+                            if std::mem::take(&mut self.pausing) {
+                                log::info!("Pause mode: {} received; stopping", signals::name(sig));
+                                // From now on no child left is the end:
+                                // look at once, there may be none.
+                                self.reaped_once = false;
+                            }
+                            stop_requested()
+                        }
                         None => log::debug!("Pause mode: ignoring {}", signals::name(sig)),
                     }
                 }

@@ -3,23 +3,23 @@
 //! reaps every orphan that comes to it until SIGTERM or SIGINT, then exits 0,
 //! after the `--grace-period` shutdown of what is left when one is set.
 //!
-//! One thread takes SIGCHLD and every forwardable signal off the queue with
-//! sigwaitinfo(2): zero wake-ups while nothing happens. It cannot block in
-//! waitpid(-1) as the reaper does elsewhere: with no child yet, that returns
-//! ECHILD at once. Signals other than SIGCHLD, SIGTERM and SIGINT are taken
-//! and dropped, so they neither end the pause nor pile up in the queue.
+//! One thread waits in the single loop of `one_thread` (sigwaitinfo(2)
+//! over SIGCHLD and every forwardable signal: zero wake-ups while nothing
+//! happens). It cannot block in waitpid(-1) as the reaper does elsewhere:
+//! with no child yet, that returns ECHILD at once. Signals other than
+//! SIGCHLD, SIGTERM and SIGINT are taken and dropped, so they neither end
+//! the pause nor pile up in the queue.
 
+use crate::event::{Event, Events};
 use crate::one_thread::OneLoop;
-use crate::reaper;
 use crate::shutdown::{self, GracePeriod};
-use crate::signals::{self, WaitSet};
 use crate::status::ExitCode;
-use std::io;
 use std::time::Duration;
 
-/// Pauses until SIGTERM or SIGINT; returns the exit code. `Err` only when
-/// sigwaitinfo fails (start-up checked that it works).
-pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<ExitCode> {
+/// Pauses until SIGTERM or SIGINT; returns the exit code: 0, or 1 when the
+/// loop could wait no more (sigwaitinfo or waitpid failed, which the loop
+/// logs; start-up checked that the wait works).
+pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> ExitCode {
     // Started now, while nothing depends on it: failing later, at the stop,
     // would leave the descendants without their bounded shutdown. Where no
     // thread can start, this thread does the reaping then too.
@@ -33,36 +33,26 @@ pub fn run(grace_period: Option<Duration>, warn_on_reap: bool) -> io::Result<Exi
             Err(grace)
         }
     });
-    let waitset = WaitSet::of(signals::forwardable().chain([libc::SIGCHLD]));
     log::info!("Pause mode: reaping orphans until SIGTERM or SIGINT");
-    // Children tini-rs was exec'd with may have exited already; their
-    // SIGCHLD went to the process we replaced, or is pending.
-    reap(warn_on_reap);
+    // Its first call reaps before it waits: children tini-rs was exec'd
+    // with may have exited already, their SIGCHLD sent to the process we
+    // replaced.
+    let mut events = OneLoop::pausing(warn_on_reap);
     loop {
-        // Never retried on failure: that would spin.
-        let sig = waitset.wait()?.sig;
-        match sig {
-            libc::SIGCHLD => reap(warn_on_reap),
-            libc::SIGTERM | libc::SIGINT => {
-                log::info!("Pause mode: {} received; stopping", signals::name(sig));
-                break;
-            }
-            other => log::debug!("Pause mode: ignoring {}", signals::name(other)),
+        match events.next(None) {
+            Some(Event::StopRequested) => break,
+            // Logged by the loop; never waited on again, which would spin.
+            Some(Event::ReaperFailed | Event::NoChildren) => return ExitCode::FAILURE,
+            Some(Event::MainExited(_)) | None => {}
         }
     }
     match shutdown {
         Some(Ok(shutdown)) => shutdown.stop_every_descendant(),
         Some(Err(grace)) => {
-            let events = OneLoop::new(None, None, warn_on_reap).with_stop_requested();
+            let events = events.with_stop_requested();
             shutdown::run_single_threaded(grace, events, None, false);
         }
         None => {}
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn reap(warn_on_reap: bool) {
-    if let Err(err) = reaper::reap_exited(warn_on_reap) {
-        log::error!("waitpid failed: {err}");
-    }
+    ExitCode::SUCCESS
 }

@@ -46,15 +46,26 @@ pub fn reap_until_no_child_is_left(
         main_status = Some(status);
         ControlFlow::<Infallible>::Continue(())
     });
-    if !is_no_child(&err) {
-        log::error!("waitpid failed: {err}; no more processes can be reaped");
-    }
+    // Either way the end: a failure is logged there.
+    end_of_reaping(&err);
     main_status
 }
 
+/// What waitpid's failure `err` means for whoever reaps (this thread, the
+/// reaper thread, the single loop): ECHILD is [`Event::NoChildren`], no
+/// child left; anything else is logged and [`Event::ReaperFailed`].
+pub fn end_of_reaping(err: &io::Error) -> Event {
+    if is_no_child(err) {
+        Event::NoChildren
+    } else {
+        log::error!("waitpid failed: {err}; no more processes can be reaped");
+        Event::ReaperFailed
+    }
+}
+
 /// Reaps every child that has exited by now, without blocking; no child
-/// at all is not an error. For pause mode, which is woken by SIGCHLD since
-/// a blocking waitpid(-1) returns at once while it has no child.
+/// at all is not an error. For what has exited by the time the main
+/// child's exit is reaped (here and in the single loop).
 pub fn reap_exited(warn_on_reap: bool) -> io::Result<()> {
     loop {
         match wait_for_any_child(false) {
@@ -107,13 +118,7 @@ pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
             let _ = events.send(Event::MainExited(status));
             ControlFlow::<Infallible>::Continue(())
         });
-        let last = if is_no_child(&err) {
-            Event::NoChildren
-        } else {
-            log::error!("waitpid failed: {err}; no more processes can be reaped");
-            Event::ReaperFailed
-        };
-        let _ = events.send(last);
+        let _ = events.send(end_of_reaping(&err));
     })?;
     Ok(Reaper {
         main_pid: pid_tx,
@@ -125,30 +130,43 @@ pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
 /// and returns what it breaks with; otherwise runs until waitpid fails
 /// (ECHILD: no child left) and returns that error.
 fn reap<T>(
-    // Once the main child is reaped its pid is free for reuse: a later
-    // process with the same number is just another orphan, and its status
-    // must not replace the main child's. So it becomes `None`.
+    // `None` once the main child is reaped (see `report`).
     mut main_pid: Option<libc::pid_t>,
     warn_on_reap: bool,
     mut on_main_exit: impl FnMut(WaitStatus) -> ControlFlow<T>,
 ) -> Result<T, io::Error> {
     loop {
-        match wait_for_any_child(true)? {
-            Some((pid, status)) if main_pid == Some(pid) => {
-                report_main(pid, status);
-                main_pid = None;
-                if let ControlFlow::Break(value) = on_main_exit(status) {
-                    return Ok(value);
-                }
-            }
-            Some((pid, status)) => report_other(pid, status, warn_on_reap),
-            None => {}
+        if let Some((pid, status)) = wait_for_any_child(true)?
+            && let Some(status) = report(pid, status, &mut main_pid, warn_on_reap)
+            && let ControlFlow::Break(value) = on_main_exit(status)
+        {
+            return Ok(value);
         }
     }
 }
 
+/// Logs one reaped process, the reaper's and the single loop's way alike.
+/// Returns its status when it is the main child `main_pid`, which is then
+/// forgotten: from now on its pid is free for reuse, and a later process
+/// with the same number is just another orphan whose status must not
+/// replace the main child's.
+pub fn report(
+    pid: libc::pid_t,
+    status: WaitStatus,
+    main_pid: &mut Option<libc::pid_t>,
+    warn_on_reap: bool,
+) -> Option<WaitStatus> {
+    if *main_pid != Some(pid) {
+        report_other(pid, status, warn_on_reap);
+        return None;
+    }
+    *main_pid = None;
+    report_main(pid, status);
+    Some(status)
+}
+
 /// Logs the main child's exit, and how it died if a signal killed it.
-pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
+fn report_main(pid: libc::pid_t, status: WaitStatus) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
     dumb_init_report(pid, status);
     log::info!("Main child exited with status {}", status.exit_code());
@@ -160,7 +178,7 @@ pub fn report_main(pid: libc::pid_t, status: WaitStatus) {
 
 /// Logs a reaped process that is not the main child, and how it died if a
 /// signal killed it.
-pub fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
+fn report_other(pid: libc::pid_t, status: WaitStatus, warn_on_reap: bool) {
     log::trace!("waitpid: pid {pid}, raw status {status:#x}");
     dumb_init_report(pid, status);
     let cause = death_report::cause(status)

@@ -1,7 +1,8 @@
 //! A clean, bounded shutdown of every descendant (`--grace-period`).
 //!
 //! With `--grace-period T` the clock starts at the first of: SIGTERM/SIGINT
-//! received, or the main child exiting. While the main child lives the other
+//! received, or the main child exiting (with `--wait-all`, only the
+//! first: see `wait_all`). While the main child lives the other
 //! descendants are left alone (a master may be draining its workers). Once
 //! it is gone they get SIGTERM: as PID 1 with one `kill(-1)`, which the
 //! kernel applies atomically to the whole namespace; as a subreaper by
@@ -286,8 +287,9 @@ struct Stopping {
     /// As PID 1: the one kill(-1, SIGTERM) has been sent.
     terminated_namespace: bool,
     walk: Walk,
-    /// Why the walk could not answer, once said (it is said once).
-    told_cannot_walk: bool,
+    /// Why the walk could not answer, each reason said once.
+    told_proc_is_foreign: bool,
+    told_proc_is_unreadable: bool,
 }
 
 impl Stopping {
@@ -303,7 +305,8 @@ impl Stopping {
             as_pid1: sys::is_pid1(),
             terminated_namespace: false,
             walk: Walk::below(sys::own_pid()),
-            told_cannot_walk: false,
+            told_proc_is_foreign: false,
+            told_proc_is_unreadable: false,
         }
     }
 
@@ -316,8 +319,11 @@ impl Stopping {
         match self.walk.living_descendants() {
             Ok(found) => Some(found),
             Err(why) => {
-                if !self.told_cannot_walk {
-                    self.told_cannot_walk = true;
+                let told = match why {
+                    CannotWalk::Foreign(_) => &mut self.told_proc_is_foreign,
+                    CannotWalk::Unreadable(_) => &mut self.told_proc_is_unreadable,
+                };
+                if !std::mem::replace(told, true) {
                     match why {
                         CannotWalk::Foreign(_) => log::warn!(
                             "Shutdown: {why}: its pids are not tini-rs's to signal, so the \

@@ -20,7 +20,9 @@ pub fn min_realtime_signal() -> i32 {
     libc::SIGRTMIN()
 }
 
-/// Signals tini-rs never forwards, and why:
+/// Signals tini-rs never forwards in tini mode, and why (dumb-init mode
+/// forwards SIGTTIN, SIGTTOU and the fault signals too, as dumb-init does:
+/// see `dumb_init::forwarded_signals`):
 /// - SIGKILL, SIGSTOP: cannot be caught.
 /// - SIGCHLD: tells *us* a child changed state; the reaper handles that.
 /// - SIGTTIN, SIGTTOU: the terminal's way of stopping a background process.
@@ -79,23 +81,20 @@ impl WaitSet {
     }
 
     /// Blocks until one of the signals is pending and takes it, with the
-    /// sender's details. Zero wake-ups until then. An error only where the
-    /// wait itself is refused (see [`check_waiting_works`]).
-    pub fn wait(&self) -> io::Result<Taken> {
+    /// sender's details; with a `deadline`, gives up then (`Ok(None)`).
+    /// Zero wake-ups until then. An error only where the wait itself is
+    /// refused (see [`check_waiting_works`]).
+    pub fn wait_until(&self, deadline: Option<Instant>) -> io::Result<Option<Taken>> {
         loop {
-            if let Some(taken) = self.0.take(None)? {
-                return Ok(taken);
-            }
-        }
-    }
-
-    /// Like [`WaitSet::wait`], but gives up at `deadline` (`Ok(None)` then).
-    pub fn wait_until(&self, deadline: Instant) -> io::Result<Option<Taken>> {
-        loop {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(None);
+            let left = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) => Some(left),
+                    None => return Ok(None),
+                },
             };
-            if let Some(taken) = self.0.take(Some(left))? {
+            // `None` also after EINTR (a stop and continue): wait again.
+            if let Some(taken) = self.0.take(left)? {
                 return Ok(Some(taken));
             }
         }

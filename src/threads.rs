@@ -1,5 +1,6 @@
 //! Starting tini-rs's helper threads (the forwarder, and the reaper when
-//! there is a grace period).
+//! there is a grace period), and knowing their thread ids: ids the
+//! shutdown must never signal, whatever a walk of /proc found.
 
 use crate::sys;
 use std::io;

@@ -698,6 +698,24 @@ fn member_orphan_fate(pause_pid: i32, member: &Container, member_opts: &[&str]) 
     common::ProcStat::of(orphan).map(|s| s.state)
 }
 
+/// tini-rs as the init of a member joined to the pause process's PID
+/// namespace (`member_opts`), without -s: not PID 1, and its parent (the
+/// engine's shim, or conmon) is outside the namespace, so it warns that the
+/// namespace's PID 1 reaps the orphans, not tini's "zombie reaping won't
+/// work".
+fn assert_member_init_says_pid1_reaps(engine: &Engine, member_opts: &[&str]) {
+    let member = engine.container("member-init");
+    let mut args = member_opts.to_vec();
+    args.extend(["--entrypoint", "/tini-rs", IMAGE, "--", "true"]);
+    let (code, out, err) = member.run(&args);
+    assert_eq!(code, 0, "the member's tini-rs:\n{out}\n{err}");
+    assert!(
+        err.contains("it shares a PID namespace whose PID 1 is another process"),
+        "the member's tini-rs said:\n{err}"
+    );
+    assert!(!err.contains("zombie reaping won't work"), "{err}");
+}
+
 #[test]
 fn docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0() {
     let test = "docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0";
@@ -714,6 +732,7 @@ fn docker_pause_mode_adopts_and_reaps_a_members_orphan_then_stops_with_0() {
     let fate = member_orphan_fate(pause_pid, &member, &["--pid", &pid_ns]);
     assert_eq!(fate, None, "the orphan was not reaped by tini-rs -P");
     assert_eq!(common::zombies_under(pause_pid), Vec::<i32>::new());
+    assert_member_init_says_pid1_reaps(d, &["--pid", &pid_ns]);
     let took = pause.stop();
     assert_eq!(
         pause.inspect("{{.State.ExitCode}}"),
@@ -881,6 +900,7 @@ fn podman_pause_pod(p: &Engine, infra_opts: &[&str]) {
         "the orphan was not reaped by the infra's tini-rs -P"
     );
     assert_eq!(common::zombies_under(pause_pid), Vec::<i32>::new());
+    assert_member_init_says_pid1_reaps(p, &["--pod", &pod.name]);
     let start = Instant::now();
     let timeout = STOP_TIMEOUT_SECS.to_string();
     p.ok(&["pod", "stop", "-t", &timeout, &pod.name]);

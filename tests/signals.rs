@@ -397,6 +397,36 @@ fn dash_p_sigstop_stops_the_main_child_and_tini_rs_waits() {
     );
 }
 
+/// -p SIGKILL as PID 1 of a PID namespace whose parent is outside it
+/// (getppid() is 0, as for a container's init): tini-rs cannot see that
+/// parent die, so a stand-in taken later can never be known for the
+/// death. Before the fix the stand-in (SIGRTMAX) reached the main child as
+/// an ordinary signal, and a child that ignores it ran on. Now tini-rs asks
+/// for SIGKILL itself, as tini does: as PID 1 its death ends the whole
+/// namespace, the main child included. The main child ignores SIGRTMAX, so
+/// only a real SIGKILL ends it.
+#[test]
+fn dash_p_sigkill_as_pid1_kills_the_main_child() {
+    if !require_root("dash_p_sigkill_as_pid1_kills_the_main_child") {
+        return;
+    }
+    let main = format!("trap '' {}; exec sleep 300", libc::SIGRTMAX());
+    let mut unshare = Running::start(as_pid1(&["-p", "SIGKILL", "--", "sh", "-c", &main]));
+    let tini_pid = pid1_of(&unshare);
+    let mut strays = Strays::default();
+    strays.add(tini_pid, "tini-rs");
+    // Once sh has become sleep, SIGRTMAX is ignored.
+    let child = child_named(tini_pid, "sleep");
+    strays.add(child, "sleep");
+    unshare.signal(libc::SIGKILL);
+    unshare.wait(LIMIT).expect("unshare dies");
+    let gone = |pid: i32| status_field(pid, "State").is_none_or(|s| s.starts_with('Z'));
+    assert!(
+        wait_until(LIMIT, || gone(child)),
+        "the main child outlived -p SIGKILL of its PID 1"
+    );
+}
+
 /// The tests' one /proc/PID/stat parser (common::ProcStat) against what the
 /// kernel says through system calls, and against a command name that holds
 /// the separators themselves.

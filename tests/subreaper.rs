@@ -1,6 +1,9 @@
 //! tini-rs as a child subreaper (`-s`, `TINI_SUBREAPER`), not PID 1: orphans
 //! below it are re-parented to it and reaped. Without either, it warns that
-//! zombie reaping won't work, except at verbosity 0.
+//! zombie reaping won't work, except at verbosity 0; started into a PID
+//! namespace that another process is PID 1 of (nsenter here, as a pod's
+//! member container or `--pid container:NAME`), it warns instead that that
+//! PID 1 reaps the orphans and that `-s` makes them tini-rs's.
 
 mod common;
 
@@ -161,4 +164,129 @@ fn an_inherited_subreaper_bit_means_no_warning() {
         stderr.contains("subreaper bit inherited"),
         "debug level must say where the bit came from:\n{stderr}"
     );
+}
+
+/// What the ordinary warning says, and the shared-namespace one.
+const ORDINARY_WARNING: &str = "zombie reaping won't work";
+const SHARED_WARNING: &str = "it shares a PID namespace whose PID 1 is another process";
+
+/// The ordinary case keeps tini's wording, never the shared-namespace one
+/// (tini-rs's parent, this test, is in its PID namespace).
+#[test]
+fn not_pid1_with_its_parent_beside_it_keeps_the_ordinary_warning() {
+    let (code, stderr) = run_true(|_| {});
+    assert_eq!(code, 0);
+    assert!(stderr.contains(ORDINARY_WARNING), "{stderr}");
+    assert!(!stderr.contains(SHARED_WARNING), "{stderr}");
+}
+
+/// `tini-rs -P` as PID 1 of a fresh PID namespace, as a pod's sandbox.
+/// Returns it (dropping it ends the namespace and everything in it) and
+/// its pid seen from here; `None` when the test cannot run.
+fn sandbox(test: &str, dir: &TempDir) -> Option<(Running, i32)> {
+    if !require_root(test) {
+        return None;
+    }
+    let log = dir.file("sandbox.log");
+    let mut cmd = as_pid1(&["-P", "-v"]);
+    cmd.stderr(std::fs::File::create(&log).expect("create the log"));
+    let sandbox = Running::start(cmd);
+    let pid1 = pid1_of(&sandbox);
+    wait_for_text(&log, "Pause mode: reaping orphans", LIMIT);
+    Some((sandbox, pid1))
+}
+
+/// tini-rs `args` started into the PID namespace of `pid1` by nsenter,
+/// which forks it there and stays outside, as runc does for a member
+/// container: tini-rs is not PID 1 and its parent has no pid inside.
+fn entered(pid1: i32, args: &[&str]) -> Command {
+    let mut cmd = Command::new("nsenter");
+    cmd.args(["-t", &pid1.to_string(), "-p", "--", tini_rs()])
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("TINI_SUBREAPER")
+        .env_remove("TINI_VERBOSITY")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+/// Entered into a namespace whose PID 1 reaps, tini-rs says so in one
+/// warning that names -s and TINI_SUBREAPER, not that reaping won't work;
+/// at verbosity 0, and with -s, it says nothing.
+#[test]
+fn in_a_shared_pid_namespace_the_warning_says_its_pid1_reaps_and_names_dash_s() {
+    let test = "in_a_shared_pid_namespace_the_warning_says_its_pid1_reaps_and_names_dash_s";
+    let dir = TempDir::new("shared-warning");
+    let Some((_sandbox, pid1)) = sandbox(test, &dir) else {
+        return;
+    };
+    let (code, _, stderr) = run(entered(pid1, &["--", "true"]), LIMIT);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one warning expected, got:\n{stderr}");
+    let warning = lines[0];
+    assert!(warning.starts_with("[WARN "), "{warning}");
+    assert!(warning.contains(SHARED_WARNING), "{warning}");
+    assert!(warning.contains("which reaps them"), "{warning}");
+    assert!(!warning.contains(ORDINARY_WARNING), "{warning}");
+    assert!(warning.contains("pass -s"), "must name -s: {warning}");
+    assert!(warning.contains("TINI_SUBREAPER"), "{warning}");
+    assert!(warning.contains("--grace-period"), "{warning}");
+
+    let mut quiet = entered(pid1, &["--", "true"]);
+    quiet.env("TINI_VERBOSITY", "0");
+    let (code, _, stderr) = run(quiet, LIMIT);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+    let (code, _, stderr) = run(entered(pid1, &["-s", "--", "true"]), LIMIT);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+}
+
+/// The child of `parent` whose command line is exactly `argv`, once there.
+fn child_running(parent: i32, argv: &str) -> Option<i32> {
+    let want = format!("{}\0", argv.replace(' ', "\0"));
+    let mut found = None;
+    wait_until(LIMIT, || {
+        found = children_of(parent).into_iter().find(|&c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|cmdline| cmdline == want.as_bytes())
+        });
+        found.is_some()
+    });
+    found
+}
+
+/// What the warning says, shown: with tini-rs entered into the namespace
+/// and running, an orphan of its main child goes to the namespace's PID 1,
+/// which reaps it; with -s it goes to tini-rs instead (and so is tini-rs's
+/// to stop with --grace-period).
+#[test]
+fn in_a_shared_pid_namespace_orphans_go_to_its_pid1_unless_dash_s() {
+    let test = "in_a_shared_pid_namespace_orphans_go_to_its_pid1_unless_dash_s";
+    let dir = TempDir::new("shared-orphans");
+    let Some((_sandbox, pid1)) = sandbox(test, &dir) else {
+        return;
+    };
+    // The main child leaves `sleep 61` behind and becomes `sleep 60`.
+    let main = ["--", "sh", "-c", "sh -c 'sleep 61 &'; exec sleep 60"];
+    for subreaper in [false, true] {
+        let mut cmd = entered(pid1, if subreaper { &["-s"] } else { &[] });
+        cmd.args(main).stderr(Stdio::null());
+        let nsenter = Running::start(cmd);
+        let tini = child_named(nsenter.pid(), "tini-rs");
+        let adopter = if subreaper { tini } else { pid1 };
+        let orphan = child_running(adopter, "sleep 61");
+        if let Some(pid) = orphan {
+            // SAFETY: kill(2) to the orphan this test's tini-rs left.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let who = if subreaper {
+            "tini-rs -s"
+        } else {
+            "the namespace's PID 1"
+        };
+        let orphan = orphan.unwrap_or_else(|| panic!("{who} never adopted `sleep 61`"));
+        assert_reaped(orphan, LIMIT);
+        // Ends tini-rs and its main child.
+        drop(nsenter);
+    }
 }

@@ -9,7 +9,8 @@
 //! lists every call and what tini-rs does when a seccomp profile refuses it.
 //!
 //! - this file: processes (signalling them, pidfds, the subreaper and
-//!   parent-death bits, descriptors, the working directory, malloc);
+//!   parent-death bits, whether the parent is in our PID namespace,
+//!   descriptors, the working directory, malloc);
 //! - `signal`: dispositions, signal sets and masks, sigwaitinfo;
 //! - `wait`: waitpid;
 //! - `spawn`: posix_spawn, fork and exec, the terminal.
@@ -150,6 +151,18 @@ pub fn is_refused(err: &io::Error) -> bool {
 /// the namespace's orphans to it, and `kill(-1)` means the namespace.
 pub fn is_pid1() -> bool {
     std::process::id() == 1
+}
+
+/// True when tini-rs's parent has no pid in tini-rs's PID namespace:
+/// `getppid(2)` gives 0 for a parent in an outer namespace. That is what a
+/// process started into an existing PID namespace sees (setns then fork:
+/// runc for a member of a pod that shares one PID namespace, Docker's
+/// `--pid container:NAME`, `docker exec`, `nsenter -p`), since the one
+/// that forked it stayed outside. Not PID 1 as well, it means the
+/// namespace's PID 1 is another process: the kernel lets no process into a
+/// namespace whose PID 1 has exited.
+pub fn parent_is_outside_our_pid_namespace() -> bool {
+    nix::unistd::getppid().as_raw() == 0
 }
 
 /// tini-rs's own pid.
