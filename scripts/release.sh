@@ -13,6 +13,12 @@
 #                                          changelogs; one per Debian
 #                                          architecture (not riscv64, which
 #                                          Debian 12 does not release)
+#   tini-rs-VERSION-tini-rs.oci.tar        the FROM-scratch image (/tini-rs,
+#                                          ENTRYPOINT ["/tini-rs", "--"]) and
+#   tini-rs-VERSION-pause.oci.tar          the pause image (ENTRYPOINT
+#                                          ["/tini-rs", "-P"]): OCI image
+#                                          layouts whose index has every
+#                                          platform (scripts/oci_image.py)
 #   SHA256SUMS                             `sha256sum -c SHA256SUMS` checks all
 #
 # KIND is `static` (runs in any image) or `dynamic` (linked against glibc).
@@ -178,6 +184,17 @@ for t in $(all_targets); do
   # riscv64: no Debian 12 architecture to install a package on.
   [ "$t" = riscv64gc-unknown-linux-gnu ] && continue
   deb "$t"
+done
+
+# --- the multi-architecture images ----------------------------------------
+# OCI image layouts as tar archives, each an image index with one manifest
+# per platform (scripts/oci_image.py): the FROM-scratch image and the pause
+# image, from the static files above.
+for image in tini-rs pause; do
+  name="tini-rs-$version-$image.oci.tar"
+  echo "== $image image, every platform: $name"
+  python3 scripts/oci_image.py "$image" "$outdir" "$outdir/$name"
+  files+=("$name")
 done
 
 # --- checksums -------------------------------------------------------------

@@ -32,3 +32,22 @@ target_field() {
 all_targets() {
   awk 'NF { print $1 }' <<<"$TINI_RS_TARGETS"
 }
+
+# elf_machine TARGET: the Machine line `readelf -h` prints for its binaries.
+elf_machine() {
+  case "$1" in
+    x86_64-*) echo "Advanced Micro Devices X86-64" ;;
+    aarch64-*) echo "AArch64" ;;
+    armv*) echo "ARM" ;;
+    i686-*) echo "Intel 80386" ;;
+    powerpc64le-*) echo "PowerPC64" ;;
+    s390x-*) echo "IBM S/390" ;;
+    mips64el-*) echo "MIPS R3000" ;;
+    riscv64gc-*) echo "RISC-V" ;;
+  esac
+}
+
+# target_for_platform PLATFORM: the Rust target of a Docker platform name.
+target_for_platform() {
+  awk -v p="$1" '$3 == p { print $1; found = 1 } END { exit !found }' <<<"$TINI_RS_TARGETS"
+}

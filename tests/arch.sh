@@ -37,21 +37,6 @@ timed "installing the cross toolchains and qemu" scripts/cross.sh install
 timed "building ${#foreign[@]} targets, dynamic and static" scripts/cross.sh build "${foreign[@]}"
 
 # --- 2. each binary is of its architecture and runs ------------------------
-# readelf's Machine line for each target (readelf comes with the cross gcc's
-# binutils).
-elf_machine() {
-  case "$1" in
-    x86_64-*) echo "Advanced Micro Devices X86-64" ;;
-    aarch64-*) echo "AArch64" ;;
-    armv*) echo "ARM" ;;
-    i686-*) echo "Intel 80386" ;;
-    powerpc64le-*) echo "PowerPC64" ;;
-    s390x-*) echo "IBM S/390" ;;
-    mips64el-*) echo "MIPS R3000" ;;
-    riscv64gc-*) echo "RISC-V" ;;
-  esac
-}
-
 check_binaries() {
   local t kind bin machine out rc prefix
   for t in "${foreign[@]}"; do

@@ -7,7 +7,9 @@
 # 1. release.sh refuses a dirty tree (in a throw-away clone, nothing built);
 # 2. release.sh --allow-dirty builds into a temporary directory, and
 #    `sha256sum -c SHA256SUMS` verifies every file there: both binaries of
-#    every target under both names, a .deb per Debian architecture;
+#    every target under both names, a .deb per Debian architecture, and
+#    the two multi-architecture images (each platform's binary is of its
+#    architecture and runs, under qemu where it is foreign);
 # 3. lintian finds no error in the .deb (warnings are shown);
 # 4. the .deb carries the Debian changelog's version, Depends on libc6, and
 #    its files: `dpkg -x` into a temporary root, both binaries run a program
@@ -47,6 +49,7 @@ work=$(mktemp -d /tmp/tini-rs-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 version=$(cargo pkgid --quiet | sed -E 's/.*[#@]//')
+want_version="tini-rs version $version"
 debversion=$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)
 
 echo "== 1. release.sh refuses a dirty tree"
@@ -95,6 +98,27 @@ for t in $(all_targets); do
     fail "$(basename "$d"): /usr/bin/tini-rs-static is not $static_file"
 done
 [ ! -e "$dist/tini-rs_${debversion}_riscv64.deb" ] || fail "a riscv64 .deb, for an architecture Debian 12 does not release"
+
+echo "== 2b. the multi-architecture images"
+# Each platform's manifest holds a /tini-rs of that architecture, which runs
+# (natively or under qemu, scripts/cross.sh run).
+for image in tini-rs pause; do
+  case "$image" in tini-rs) entry='["/tini-rs", "--"]' ;; pause) entry='["/tini-rs", "-P"]' ;; esac
+  archive="$dist/tini-rs-$version-$image.oci.tar"
+  grep -q " $(basename "$archive")\$" "$dist/SHA256SUMS" || fail "SHA256SUMS does not cover $(basename "$archive")"
+  python3 tests/oci_check.py "$archive" "$entry" "$work/oci-$image" >"$work/oci-$image.list" ||
+    fail "$(basename "$archive") is not a sound image index"
+  [ "$(wc -l <"$work/oci-$image.list")" = "$(all_targets | wc -l)" ] ||
+    fail "$(basename "$archive") has $(wc -l <"$work/oci-$image.list") platforms, not $(all_targets | wc -l)"
+  while read -r platform bin; do
+    t=$(target_for_platform "$platform") || fail "$image: unknown platform $platform"
+    machine=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
+    [ "$machine" = "$(elf_machine "$t")" ] || fail "$image, $platform: the binary is for $machine"
+    got=$(scripts/cross.sh run "$t" -- "$bin" --version </dev/null) || fail "$image, $platform: --version failed"
+    case "$got" in "$want_version"*) ;; *) fail "$image, $platform: --version said '$got'" ;; esac
+  done <"$work/oci-$image.list"
+  echo "$image image: $(awk '{ printf "%s ", $1 }' "$work/oci-$image.list")each of its architecture, and runs"
+done
 
 echo "== 3. lintian"
 lintian --fail-on error --info "$deb" || fail "lintian reports errors in $(basename "$deb")"
