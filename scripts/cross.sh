@@ -173,7 +173,11 @@ cargo_for() {
     env+=(RUSTC_BOOTSTRAP=1)
     extra=(-Zbuild-std=std,panic_abort)
   fi
-  env "${env[@]}" /usr/bin/cargo "$@" "${extra[@]}" --target "$t"
+  # The target options right after the subcommand: ARGS may end in `--`
+  # and the test program's own arguments.
+  local sub=$1
+  shift
+  env "${env[@]}" /usr/bin/cargo "$sub" "${extra[@]}" --target "$t" "$@"
 }
 
 cmd_path() {
