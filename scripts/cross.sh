@@ -226,16 +226,38 @@ cmd_run() {
     seen+="$q "
     lines+=("$(binfmt_line "$q")")
   done
-  # In the new namespaces: mount a private binfmt_misc, register, then
-  # become CMD. We stay root of the user namespace (mapped to our own uid),
-  # and the root user namespace's resources stay untouched.
+  # In a new user and mount namespace: mount a private binfmt_misc,
+  # register, then become CMD. Every uid and gid maps to itself (written
+  # from outside, as root may: unshare's own --map-users needs newuidmap),
+  # so CMD is root there and can still switch to any user; the root user
+  # namespace's binfmt_misc stays untouched. The child waits on a FIFO
+  # until its maps are written.
+  local dir pid rc=0
+  dir=$(mktemp -d /tmp/tini-rs-cross-run.XXXXXX)
+  mkfifo -m 600 "$dir/go"
   # shellcheck disable=SC2016
-  unshare --user --map-root-user --mount --propagation private -- bash -c '
+  unshare --user --mount --propagation private -- bash -c '
     set -e
+    read -r _ <"$0"
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
     n=$1; shift
     for _ in $(seq "$n"); do printf "%s" "$1" >/proc/sys/fs/binfmt_misc/register; shift; done
-    exec "$@"' bash "${#lines[@]}" "${lines[@]}" "$@"
+    exec "$@"' "$dir/go" "${#lines[@]}" "${lines[@]}" "$@" &
+  pid=$!
+  local mine tries=0
+  mine=$(readlink /proc/self/ns/user)
+  # unshare(2) happens at once; bounded all the same (10 s).
+  while [ "$(readlink "/proc/$pid/ns/user" 2>/dev/null || echo "$mine")" = "$mine" ]; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 1000 ] || { kill "$pid" 2>/dev/null; rm -rf "$dir"; fail "the namespace of run never appeared"; }
+    sleep 0.01
+  done
+  echo "0 0 4294967295" >"/proc/$pid/uid_map"
+  echo "0 0 4294967295" >"/proc/$pid/gid_map"
+  echo go >"$dir/go"
+  wait "$pid" || rc=$?
+  rm -rf "$dir"
+  return "$rc"
 }
 
 cmd=${1:-}
