@@ -89,7 +89,7 @@ suite_args() {
     # the test installs applies to qemu's x86_64 system calls, not to the
     # emulated program's; RLIMIT_AS, RLIMIT_NPROC and memory cgroup limits
     # meet qemu's own address-space reservation and threads first.
-    case "$1:$name" in emulated:seccomp_profiles | emulated:limits) continue ;; esac
+    case "${1:-}:$name" in emulated:seccomp_profiles | emulated:limits) continue ;; esac
     printf -- '--test\n%s\n' "$name"
   done
 }
@@ -98,6 +98,7 @@ suite_args() {
 i686_tests() {
   local args
   mapfile -t args < <(suite_args)
+  [ ${#args[@]} -gt 10 ] || { echo "tests/arch.sh: no test crates found" >&2; return 1; }
   # Debian's cargo and rustc (the i686 std is Debian's package). Two tests
   # of tests/seccomp_profiles.rs are skipped, for causes outside tini-rs:
   # - subreaper_prctl_refused: its control, Debian's tini-static, is an
@@ -189,6 +190,7 @@ emulated_tests() {
 aarch64_all() {
   local args
   mapfile -t args < <(suite_args emulated)
+  [ ${#args[@]} -gt 10 ] || { echo "tests/arch.sh: no test crates found" >&2; return 1; }
   emulated_tests aarch64-unknown-linux-gnu "${args[@]}"
 }
 timed "the test suite against the aarch64 binary under qemu" aarch64_all
