@@ -236,12 +236,10 @@ fn read_long_option<'a>(
         "help" => return Ok(Some(Action::PrintUsage)),
         "version" => return Ok(Some(Action::PrintVersion)),
         "grace-period" => {
-            config.grace_period = parse_seconds(&value()?, "grace period")
-                .map_err(|e| UsageError::new(format!("--grace-period: {e}")))?;
+            config.grace_period = grace_period_option(&value()?).map_err(UsageError::new)?;
         }
         "stop-delay" => {
-            config.stop_delay = parse_seconds(&value()?, "stop delay")
-                .map_err(|e| UsageError::new(format!("--stop-delay: {e}")))?;
+            config.stop_delay = stop_delay_option(&value()?).map_err(UsageError::new)?;
             about_main_child.push("--stop-delay");
         }
         "rewrite" => {
@@ -421,6 +419,17 @@ fn check_pause_mode(
     Ok(())
 }
 
+/// `--grace-period SECS`, in tini mode and dumb-init mode alike (`None`
+/// for 0); the error names the option.
+pub(crate) fn grace_period_option(value: &str) -> Result<Option<Duration>, String> {
+    parse_seconds(value, "grace period").map_err(|e| format!("--grace-period: {e}"))
+}
+
+/// `--stop-delay SECS`, as [`grace_period_option`] reads its value.
+pub(crate) fn stop_delay_option(value: &str) -> Result<Option<Duration>, String> {
+    parse_seconds(value, "stop delay").map_err(|e| format!("--stop-delay: {e}"))
+}
+
 /// `TINI_GRACE_PERIOD`, in tini mode and dumb-init mode alike (`None` when
 /// unset or 0); the error names the variable.
 pub(crate) fn grace_period_from(
@@ -468,7 +477,7 @@ pub(crate) fn check_stop_delay(
 /// Decimal seconds, finite and not negative: `30`, `2.5`, `0.25`. 0 turns the
 /// option off. Exponents, signs, `inf` and `NaN` are refused. `what` names
 /// the option's value in the error.
-pub(crate) fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
+fn parse_seconds(text: &str, what: &str) -> Result<Option<Duration>, String> {
     let well_formed = !text.is_empty()
         && text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && text.bytes().filter(|&b| b == b'.').count() <= 1

@@ -192,16 +192,10 @@ pub fn parse(
                     rewritten[from as usize] = true;
                 }
                 "grace-period" => {
-                    grace_period = Some(
-                        cli::parse_seconds(&value, "grace period")
-                            .map_err(|e| usage_error(format!("--grace-period: {e}")))?,
-                    );
+                    grace_period = Some(cli::grace_period_option(&value).map_err(usage_error)?);
                 }
                 "stop-delay" => {
-                    stop_delay = Some(
-                        cli::parse_seconds(&value, "stop delay")
-                            .map_err(|e| usage_error(format!("--stop-delay: {e}")))?,
-                    );
+                    stop_delay = Some(cli::stop_delay_option(&value).map_err(usage_error)?);
                 }
                 _ => unreachable!("every option found is one of the above"),
             }

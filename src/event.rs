@@ -1,6 +1,7 @@
 //! What the reaper and forwarder threads tell the main thread, and the one
 //! way the shutdown reads it: from their channel, or, where no thread could
-//! start, from the single loop that does their work itself (`one_thread`).
+//! start, from the single loop that does their work itself (`one_thread`),
+//! which pause mode reads the same way.
 
 use crate::status::WaitStatus;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};

@@ -271,7 +271,9 @@ impl Forwarding {
                     signals::name(h.sig)
                 );
                 forward(h.sig, &self.target, &self.rewrite);
-            } else if let Some(d) = self.delay.take() {
+            } else if !crate::wait_all::stops_belong_to_the_shutdown()
+                && let Some(d) = self.delay.take()
+            {
                 log::info!(
                     "Holding {} for {d:?} (--stop-delay); other signals pass at once",
                     signals::name(sig)

@@ -92,30 +92,15 @@ impl OneLoop {
     /// has exited, reaps what has exited by then too, and returns its raw
     /// wait status (`None` if waitpid failed first).
     pub fn until_main_exits(mut self) -> Option<WaitStatus> {
-        loop {
-            match self.next(None) {
-                Some(Event::MainExited(status)) => {
-                    let _ = reaper::reap_exited(self.warn_on_reap);
-                    return Some(status);
-                }
-                Some(Event::StopRequested) | None => {}
-                Some(Event::NoChildren | Event::ReaperFailed) => return None,
-            }
-        }
+        let warn_on_reap = self.warn_on_reap;
+        reaper::until_main_exits(|| self.next(None), warn_on_reap)
     }
 
     /// `--wait-all` without a grace period: runs until no child is left,
     /// and returns the main child's raw wait status (`None` if waitpid
     /// failed before it was reaped).
     pub fn until_no_child_is_left(mut self) -> Option<WaitStatus> {
-        let mut main_status = None;
-        loop {
-            match self.next(None) {
-                Some(Event::MainExited(status)) => main_status = Some(status),
-                Some(Event::StopRequested) | None => {}
-                Some(Event::NoChildren | Event::ReaperFailed) => return main_status,
-            }
-        }
+        reaper::until_no_child_is_left(|| self.next(None))
     }
 
     /// Reaps every child that has exited by now, queueing the events.

@@ -11,9 +11,7 @@ use crate::death_report;
 use crate::event::Event;
 use crate::status::WaitStatus;
 use crate::sys::wait::{is_no_child, wait_for_any_child};
-use std::convert::Infallible;
 use std::io;
-use std::ops::ControlFlow;
 use std::sync::mpsc::{Sender, channel};
 use std::thread::JoinHandle;
 
@@ -21,17 +19,11 @@ use std::thread::JoinHandle;
 /// what has already exited too (tini does the same) and returns the main
 /// child's raw wait status. `None` if waitpid failed first.
 pub fn reap_until_main_exits(main_pid: libc::pid_t, warn_on_reap: bool) -> Option<WaitStatus> {
-    let main_status = match reap(Some(main_pid), warn_on_reap, ControlFlow::Break) {
-        Ok(status) => status,
-        Err(err) => {
-            log::error!("waitpid failed before the main child exited: {err}");
-            return None;
-        }
-    };
-    // Everything that has exited by now; the main child's pid is free from
-    // here on, so any pid seen is another process.
-    let _ = reap_exited(warn_on_reap);
-    Some(main_status)
+    let mut main_pid = Some(main_pid);
+    until_main_exits(
+        || Some(next_event(&mut main_pid, warn_on_reap)),
+        warn_on_reap,
+    )
 }
 
 /// `--wait-all` without a grace period: reaps in the calling thread until
@@ -41,14 +33,65 @@ pub fn reap_until_no_child_is_left(
     main_pid: libc::pid_t,
     warn_on_reap: bool,
 ) -> Option<WaitStatus> {
+    let mut main_pid = Some(main_pid);
+    until_no_child_is_left(|| Some(next_event(&mut main_pid, warn_on_reap)))
+}
+
+/// Without a grace period (tini's behaviour), over the events of either
+/// way of reaping (this module's, or the single loop's when no thread could
+/// start): runs until the main child has exited, reaps what has exited by
+/// then too, and returns its raw wait status; `None` if reaping ended
+/// first. `next` gives `None` when it woke with nothing to say.
+pub fn until_main_exits(
+    mut next: impl FnMut() -> Option<Event>,
+    warn_on_reap: bool,
+) -> Option<WaitStatus> {
+    loop {
+        match next() {
+            Some(Event::MainExited(status)) => {
+                // The main child's pid is free from here on, so any pid
+                // seen is another process.
+                let _ = reap_exited(warn_on_reap);
+                return Some(status);
+            }
+            Some(Event::StopRequested) | None => {}
+            Some(Event::NoChildren | Event::ReaperFailed) => return None,
+        }
+    }
+}
+
+/// `--wait-all` without a grace period, over either way of reaping (see
+/// [`until_main_exits`]): runs until no child is left, and returns the main
+/// child's raw wait status (`None` if reaping ended before it was reaped).
+pub fn until_no_child_is_left(mut next: impl FnMut() -> Option<Event>) -> Option<WaitStatus> {
     let mut main_status = None;
-    let Err(err) = reap(Some(main_pid), warn_on_reap, |status| {
-        main_status = Some(status);
-        ControlFlow::<Infallible>::Continue(())
-    });
-    // Either way the end: a failure is logged there.
-    end_of_reaping(&err);
-    main_status
+    loop {
+        match next() {
+            Some(Event::MainExited(status)) => main_status = Some(status),
+            Some(Event::StopRequested) | None => {}
+            Some(Event::NoChildren | Event::ReaperFailed) => return main_status,
+        }
+    }
+}
+
+/// Blocks in waitpid(-1), one wake-up per exited process, until the main
+/// child `main_pid` exits ([`Event::MainExited`]; `main_pid` then becomes
+/// `None`, see [`report`]) or reaping ends: [`Event::NoChildren`] (no child
+/// left) or [`Event::ReaperFailed`] (any other failure, logged; call it no
+/// more). The main thread's way without a grace period, and the reaper
+/// thread's.
+fn next_event(main_pid: &mut Option<libc::pid_t>, warn_on_reap: bool) -> Event {
+    loop {
+        match wait_for_any_child(true) {
+            Ok(Some((pid, status))) => {
+                if let Some(status) = report(pid, status, main_pid, warn_on_reap) {
+                    return Event::MainExited(status);
+                }
+            }
+            Ok(None) => {}
+            Err(err) => return end_of_reaping(&err),
+        }
+    }
 }
 
 /// What waitpid's failure `err` means for whoever reaps (this thread, the
@@ -109,40 +152,23 @@ impl Reaper {
 pub fn start(warn_on_reap: bool, events: Sender<Event>) -> io::Result<Reaper> {
     let (pid_tx, pid_rx) = channel::<Option<libc::pid_t>>();
     let thread = crate::threads::start("reaper", move || {
-        let Ok(main_pid) = pid_rx.recv() else {
+        let Ok(mut main_pid) = pid_rx.recv() else {
             return;
         };
         // It never stops at the main child's exit: only waitpid's failure
         // ends it.
-        let Err(err) = reap(main_pid, warn_on_reap, |status| {
-            let _ = events.send(Event::MainExited(status));
-            ControlFlow::<Infallible>::Continue(())
-        });
-        let _ = events.send(end_of_reaping(&err));
+        loop {
+            let event = next_event(&mut main_pid, warn_on_reap);
+            let _ = events.send(event);
+            if matches!(event, Event::NoChildren | Event::ReaperFailed) {
+                return;
+            }
+        }
     })?;
     Ok(Reaper {
         main_pid: pid_tx,
         thread,
     })
-}
-
-/// The reaping loop. Calls `on_main_exit` with the main child's raw status
-/// and returns what it breaks with; otherwise runs until waitpid fails
-/// (ECHILD: no child left) and returns that error.
-fn reap<T>(
-    // `None` once the main child is reaped (see `report`).
-    mut main_pid: Option<libc::pid_t>,
-    warn_on_reap: bool,
-    mut on_main_exit: impl FnMut(WaitStatus) -> ControlFlow<T>,
-) -> Result<T, io::Error> {
-    loop {
-        if let Some((pid, status)) = wait_for_any_child(true)?
-            && let Some(status) = report(pid, status, &mut main_pid, warn_on_reap)
-            && let ControlFlow::Break(value) = on_main_exit(status)
-        {
-            return Ok(value);
-        }
-    }
 }
 
 /// Logs one reaped process, the reaper's and the single loop's way alike.

@@ -27,9 +27,7 @@ impl WaitStatus {
             ExitCode::FAILURE
         }
     }
-}
 
-impl WaitStatus {
     /// The signal that killed the process, if one did.
     pub fn killing_signal(self) -> Option<i32> {
         libc::WIFSIGNALED(self.0).then(|| libc::WTERMSIG(self.0))

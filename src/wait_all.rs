@@ -43,6 +43,14 @@ pub fn main_child_reaped() {
     }
 }
 
+/// True once the main child has been reaped with a grace period set: a
+/// SIGTERM or SIGINT then only starts the shutdown, which sends every
+/// descendant SIGTERM itself, at once. So it is neither held
+/// (`--stop-delay`) nor passed on.
+pub fn stops_belong_to_the_shutdown() -> bool {
+    MAIN_REAPED.load(Ordering::Acquire) && GRACE_PERIOD.load(Ordering::Relaxed)
+}
+
 /// Takes over passing on `out` (received as `sig`) once the main child has
 /// been reaped: true when it has (the signal is then dealt with), false
 /// while the main child's own target still applies.
@@ -50,7 +58,7 @@ pub fn pass_on_to_descendants(sig: i32, out: i32) -> bool {
     if !MAIN_REAPED.load(Ordering::Acquire) {
         return false;
     }
-    if GRACE_PERIOD.load(Ordering::Relaxed) && (sig == libc::SIGTERM || sig == libc::SIGINT) {
+    if stops_belong_to_the_shutdown() && (sig == libc::SIGTERM || sig == libc::SIGINT) {
         log::debug!(
             "{} starts the grace period's shutdown, which sends SIGTERM to every descendant",
             signals::name(sig)

@@ -121,21 +121,6 @@ fn orphan_demo_as_pid1_child_reports_parent_1() {
     assert_eq!(unshare.exit_code(LIMIT), 128 + libc::SIGTERM);
 }
 
-/// Kills the demo's parent on drop, should a failure leave it running
-/// outside tini-rs's tree (where `Running` cannot find it), but only while
-/// its command line still names the demo, so a recycled pid is never hit.
-struct KillDemoOnDrop(i32);
-
-impl Drop for KillDemoOnDrop {
-    fn drop(&mut self) {
-        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains("zombie_demo.py") {
-            // SAFETY: kill(2) to the demo process this test started.
-            unsafe { libc::kill(self.0, libc::SIGKILL) };
-        }
-    }
-}
-
 /// (b) A parent starts a multiprocessing child that returns at once and
 /// never joins it. The child is a zombie, and stays one: it is its parent's
 /// to reap, not tini-rs's. When the test kills the parent, tini-rs (which
@@ -152,7 +137,8 @@ fn zombie_demo_zombie_stays_until_its_parent_dies_then_both_are_reaped() {
 
     let out = wait_for_line(&dir.file("stdout"), "not joining it");
     let parent = number_after(&out, "parent ");
-    let _cleanup = KillDemoOnDrop(parent);
+    let mut strays = Strays::default();
+    strays.add(parent, "zombie_demo.py");
     let child = number_after(&out, "started child ");
     let adopted = wait_until(LIMIT, || {
         status_field(parent, "PPid") == Some(tini_rs.pid().to_string())

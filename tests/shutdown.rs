@@ -186,9 +186,12 @@ fn subreaper_kills_a_term_ignoring_descendant_at_the_deadline() {
 fn main_child_ignoring_term_is_killed_at_the_deadline() {
     let dir = TempDir::new("grace-main");
     let ready = dir.file("ready");
+    // The child writes its pid where the test can find it: should a
+    // failing tini-rs exit without killing it, it must not outlive the test
+    // (it ignores SIGTERM).
     let script = format!(
-        "trap '' TERM; touch {}; while :; do sleep 0.05; done",
-        ready.display()
+        "trap '' TERM; echo $$ > {r}.tmp; mv {r}.tmp {r}; while :; do sleep 0.05; done",
+        r = ready.display()
     );
     let mut tini = Running::start_captured(tini(&[
         "-s",
@@ -200,6 +203,12 @@ fn main_child_ignoring_term_is_killed_at_the_deadline() {
         &script,
     ]));
     assert!(wait_until(LIMIT, || ready.exists()), "child never started");
+    let child: i32 = std::fs::read_to_string(&ready)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .expect("the child wrote its pid");
+    let mut strays = Strays::default();
+    strays.add(child, ready.display().to_string());
     // The clock starts when tini-rs receives this SIGTERM: not before now.
     let sent = Instant::now();
     tini.signal(libc::SIGTERM);
@@ -310,10 +319,13 @@ fn report_counts_a_fork_after_sigterm_apart_from_those_that_exited() {
     let dir = TempDir::new("grace-report");
     let ready = dir.file("ready");
     // The handler's `sleep 300 &` ignores nothing: only SIGKILL at the
-    // deadline ends it, since no SIGTERM comes after the first.
+    // deadline ends it, since no SIGTERM comes after the first. The ready
+    // file is made by the shell itself (`: >`), not by a `touch` process
+    // that a loaded machine could still have running, to be counted, when
+    // the SIGTERM goes out.
     let script = format!(
         "sleep 300 & \
-         sh -c 'trap \"sleep 300 & exit 0\" TERM; sleep 300 & touch {r}; wait' & \
+         sh -c 'trap \"sleep 300 & exit 0\" TERM; sleep 300 & : > {r}; wait' & \
          while [ ! -e {r} ]; do sleep 0.01; done; exit 0",
         r = ready.display()
     );

@@ -35,30 +35,6 @@ fn number(name: &str) -> i32 {
     }
 }
 
-/// Processes a test started that may outlive tini-rs (re-parented out of
-/// its tree). Killed on drop, but only while their command line still
-/// says they are ours, so a recycled pid is never hit.
-#[derive(Default)]
-struct Strays(Vec<(i32, &'static str)>);
-
-impl Strays {
-    fn add(&mut self, pid: i32, marker: &'static str) {
-        self.0.push((pid, marker));
-    }
-}
-
-impl Drop for Strays {
-    fn drop(&mut self) {
-        for &(pid, marker) in &self.0 {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(marker) {
-                // SAFETY: kill(2) to a process this test started (checked above).
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-}
-
 /// The recorder's pid, once its whole "ready PID" line is there.
 fn recorder_ready(out: &Path) -> i32 {
     let pid = |text: &str| {

@@ -118,3 +118,18 @@ fn as_pid1_stays_and_passes_a_signal_to_every_process() {
     cmd.arg(handover("USR1"));
     hands_over(cmd, (libc::SIGUSR1, "USR1"), pid1_of);
 }
+
+/// With a grace period and `--stop-delay`, a stop that comes after the
+/// main child's exit is not held: the shutdown sends every descendant
+/// SIGTERM itself, at once. tini-rs must not say it holds one (before, it
+/// logged `Holding SIGTERM for …` while nothing was held).
+#[test]
+fn a_stop_after_the_main_child_is_not_said_to_be_held() {
+    let log = hands_over(
+        subreaper(&["--grace-period", "5", "--stop-delay", "3"], "TERM"),
+        (libc::SIGTERM, "TERM"),
+        Running::pid,
+    );
+    assert!(!log.contains("Holding"), "{log}");
+    assert!(log.contains("Shutdown: stop signal received"), "{log}");
+}

@@ -518,3 +518,29 @@ pub fn helper_args(flag: &str) -> Option<Vec<Vec<u8>>> {
     all.pop();
     (all.get(1).map(Vec::as_slice) == Some(flag.as_bytes())).then(|| all.split_off(2))
 }
+
+/// Processes a test started that may outlive tini-rs (re-parented out of
+/// its tree, where `Running`'s clean-up cannot find them, or left behind
+/// when a failing tini-rs exits early). Killed on drop, but only while
+/// their command line still holds the marker they were added with, so a
+/// recycled pid is never hit.
+#[derive(Default)]
+pub struct Strays(Vec<(i32, String)>);
+
+impl Strays {
+    pub fn add(&mut self, pid: i32, marker: impl Into<String>) {
+        self.0.push((pid, marker.into()));
+    }
+}
+
+impl Drop for Strays {
+    fn drop(&mut self) {
+        for (pid, marker) in &self.0 {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(marker.as_str()) {
+                // SAFETY: kill(2) to a process this test started (checked above).
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
