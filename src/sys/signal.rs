@@ -42,7 +42,9 @@ struct KernelSigaction {
     target_arch = "mips64",
     target_arch = "riscv64",
 )))]
-compile_error!("KernelSigaction's layout is not known for this architecture: add it to src/sys.rs");
+compile_error!(
+    "KernelSigaction's layout is not known for this architecture: add it to src/sys/signal.rs"
+);
 
 /// The kernel's signal set size in bits (`_NSIG`): 128 on MIPS, 64 elsewhere.
 const KERNEL_NSIG: usize = if cfg!(target_arch = "mips64") {
