@@ -10,12 +10,15 @@
 #   tests/apt_source.sh PACKAGE DIR
 #
 # DIR must exist; the private lists and caches go into DIR/.apt (remove DIR
-# when done). Used by tests/tini_suite.sh (tini's test suite) and
-# tests/cri/run.sh (the CRI API, from containerd's source package).
+# when done). Used by tests/tini_suite.sh (tini's test suite),
+# tests/dumb_init_suite.sh (dumb-init's) and tests/cri/run.sh (the CRI API,
+# from containerd's source package).
 #
 # Exit status: 0 when the files are in DIR; 3 when the machine has no "deb"
-# entry to derive from; 1 when apt failed (its messages are on stderr);
-# 2 on wrong arguments.
+# entry to derive from; 1 when apt failed before any download (its messages
+# are on stderr); 4 when `apt-get source` reported a failure, so some of the
+# package's files may be missing from DIR (a caller that needs only some of
+# them may check for those); 2 on wrong arguments.
 set -euo pipefail
 
 if [ $# -ne 2 ] || ! [ -d "$2" ]; then
@@ -50,5 +53,5 @@ apt-get "${apt_opts[@]}" -qq update || {
 }
 (cd "$dir" && apt-get "${apt_opts[@]}" -qq source --download-only "$package" >/dev/null) || {
   echo "apt_source.sh: apt-get source --download-only $package failed" >&2
-  exit 1
+  exit 4
 }
