@@ -23,6 +23,19 @@ fn tini_with_failing(errno: i32, names: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// `tini-rs -s EXTRA -- sleep 30`, at its default verbosity, started in a
+/// new pids cgroup of `max` tasks.
+fn sleep_under_pids_max(tag: &str, max: u32, extra: &[&str]) -> (PidsCgroup, Running) {
+    let cgroup = PidsCgroup::create(tag, max);
+    let mut cmd = tini(&["-s"]);
+    cmd.args(extra)
+        .args(["--", "sleep", "30"])
+        .env_remove("TINI_VERBOSITY")
+        .env_remove("RUST_LOG");
+    cgroup.join_before_exec(&mut cmd);
+    (cgroup, Running::start_captured(cmd))
+}
+
 /// Under `pids.max = 1` only tini-rs itself fits: no helper thread can
 /// start (so it goes single-threaded), and then the main child cannot start
 /// either: exit 1 with one error line, nothing left running.
@@ -32,14 +45,7 @@ fn a_thread_or_child_that_cannot_start_leaves_nothing_running() {
         return;
     }
     for extra in [&[][..], &["--grace-period", "5"][..]] {
-        let cgroup = PidsCgroup::create("thread-fail", 1);
-        let mut cmd = tini(&["-s"]);
-        cmd.args(extra)
-            .args(["--", "sleep", "30"])
-            .env_remove("TINI_VERBOSITY")
-            .env_remove("RUST_LOG");
-        cgroup.join_before_exec(&mut cmd);
-        let mut tini_rs = Running::start_captured(cmd);
+        let (cgroup, mut tini_rs) = sleep_under_pids_max("thread-fail", 1, extra);
         let code = tini_rs.exit_code(LIMIT);
         // Looked at the moment tini-rs is gone; then anything left is
         // killed (by the cgroup), so that reading stderr, which a leftover
@@ -66,14 +72,7 @@ fn with_room_for_the_child_but_no_thread_tini_rs_runs_single_threaded() {
         return;
     }
     for extra in [&[][..], &["--grace-period", "5"][..]] {
-        let cgroup = PidsCgroup::create("one-thread", 2);
-        let mut cmd = tini(&["-s"]);
-        cmd.args(extra)
-            .args(["--", "sleep", "30"])
-            .env_remove("TINI_VERBOSITY")
-            .env_remove("RUST_LOG");
-        cgroup.join_before_exec(&mut cmd);
-        let mut tini_rs = Running::start_captured(cmd);
+        let (cgroup, mut tini_rs) = sleep_under_pids_max("one-thread", 2, extra);
         let pid = tini_rs.pid();
         assert!(
             wait_until(LIMIT, || children_of(pid)
