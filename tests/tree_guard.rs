@@ -517,38 +517,37 @@ fn every_quoted_log_line_and_documented_option_is_in_the_code() {
     let mut stale = Vec::new();
     let mut log_lines = 0;
     let mut options = 0;
-    for doc in MARKDOWN_DOCS {
-        let text = read(doc);
-        for quote in quoted_log_lines_markdown(&text) {
-            log_lines += 1;
+    // One document's quoted log lines and documented options, against src/.
+    let mut check = |doc: &str, quotes: Vec<String>, documented: Vec<String>| {
+        log_lines += quotes.len();
+        options += documented.len();
+        for quote in quotes {
             for fragment in missing_fragments(&quote, &source) {
                 stale.push(format!(
                     "{doc}: log line `{quote}`: '{fragment}' is not in src/"
                 ));
             }
         }
-        for option in options_in_markdown_tables(&text) {
-            options += 1;
+        for option in documented {
             if !source_reads_option(&option, &source) {
                 stale.push(format!("{doc}: option {option} is not read in src/"));
             }
         }
+    };
+    for doc in MARKDOWN_DOCS {
+        let text = read(doc);
+        check(
+            doc,
+            quoted_log_lines_markdown(&text),
+            options_in_markdown_tables(&text),
+        );
     }
     let man = read(MAN_PAGE);
-    for quote in quoted_log_lines_man(&man) {
-        log_lines += 1;
-        for fragment in missing_fragments(&quote, &source) {
-            stale.push(format!(
-                "{MAN_PAGE}: “{quote}”: '{fragment}' is not in src/"
-            ));
-        }
-    }
-    for option in options_in_man_page(&man) {
-        options += 1;
-        if !source_reads_option(&option, &source) {
-            stale.push(format!("{MAN_PAGE}: option {option} is not read in src/"));
-        }
-    }
+    check(
+        MAN_PAGE,
+        quoted_log_lines_man(&man),
+        options_in_man_page(&man),
+    );
     // A check that finds nothing to check is looking in the wrong place.
     assert!(
         log_lines >= 20 && options >= 20,
